@@ -1,0 +1,335 @@
+//! `unikernel.toml`: the application manifest.
+//!
+//! The file is read into [`RawManifest`] (serde, unknown keys rejected) and then turned into a
+//! [`Manifest`] whose types can no longer express a contradiction: every component has exactly
+//! one source, names are valid and unique, and every path is absolute.
+//!
+//! ```toml
+//! name = "kv-demo"                 # the application's name
+//! # main = "app"                   # whose exports the application exports (inferred when unique)
+//! # wac = "app.wac"                # compose with a WAC document instead of automatic wiring
+//!
+//! [components.app]
+//! path = "app"                     # a cargo crate, built for wasm32-wasip2 in release
+//! # wasm = "lib.wasm"              # or a prebuilt component
+//! [components.app.wire]            # explicit wiring, where automatic wiring is ambiguous
+//! "morgana:kv/store" = "site"      # import → component name, or "host"
+//!
+//! [kv.site]
+//! dir = "site"                     # baked into a generated morgana:kv/store component
+//!
+//! [env]
+//! GREETING = "hello"               # baked environment variables
+//!
+//! [run]
+//! network = false                  # let the app reach the host's network (unix target)
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The file name `morgana` looks for in a directory.
+pub const MANIFEST_FILE: &str = "unikernel.toml";
+
+/// The provider name that, in a `wire` table, leaves an import to the target's host.
+pub const HOST_PROVIDER: &str = "host";
+
+/// The manifest exactly as written, before any check beyond the shape of the TOML.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawManifest {
+    pub name: String,
+    pub main: Option<String>,
+    pub wac: Option<PathBuf>,
+    #[serde(default)]
+    pub components: BTreeMap<String, RawComponent>,
+    #[serde(default)]
+    pub kv: BTreeMap<String, RawKv>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    #[serde(default)]
+    pub run: RunSettings,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawComponent {
+    pub path: Option<PathBuf>,
+    pub wasm: Option<PathBuf>,
+    #[serde(default)]
+    pub wire: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawKv {
+    pub dir: PathBuf,
+}
+
+/// How the application is run; the same on every target.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunSettings {
+    /// Whether the application may use the network of the machine it runs on.
+    #[serde(default)]
+    pub network: bool,
+}
+
+/// A checked manifest.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    /// The manifest file this was read from.
+    pub file: PathBuf,
+    /// The directory that relative paths in the manifest are relative to.
+    pub dir: PathBuf,
+    pub name: String,
+    pub main: Option<String>,
+    pub wac: Option<PathBuf>,
+    /// Components in the order of their names; kv stores included.
+    pub components: Vec<ComponentSpec>,
+    pub env: BTreeMap<String, String>,
+    pub run: RunSettings,
+}
+
+#[derive(Debug, Clone)]
+pub struct ComponentSpec {
+    pub name: String,
+    pub source: Source,
+    /// Import name (with or without `@version`) → provider name or [`HOST_PROVIDER`].
+    pub wire: BTreeMap<String, String>,
+}
+
+/// Where a component's bytes come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A cargo crate built for `wasm32-wasip2` in release.
+    Crate(PathBuf),
+    /// A component file built elsewhere.
+    Prebuilt(PathBuf),
+    /// A directory baked into a generated `morgana:kv/store` component.
+    KvDir(PathBuf),
+}
+
+impl Source {
+    /// The crate directory, component file or kv directory.
+    pub fn path(&self) -> &Path {
+        match self {
+            Source::Crate(p) | Source::Prebuilt(p) | Source::KvDir(p) => p,
+        }
+    }
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Crate(p) => write!(f, "cargo crate {}", p.display()),
+            Source::Prebuilt(p) => write!(f, "component file {}", p.display()),
+            Source::KvDir(p) => write!(f, "kv store of {}", p.display()),
+        }
+    }
+}
+
+/// Why a manifest could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ManifestError {
+    #[error("cannot read {}: {source}", file.display())]
+    Read { file: PathBuf, source: std::io::Error },
+    #[error("{}: {message}", file.display())]
+    Syntax { file: PathBuf, message: String },
+    #[error(
+        "{}: component `{name}` has both `path` and `wasm`; keep `path` for a cargo crate or `wasm` for a prebuilt component",
+        file.display()
+    )]
+    TwoSources { file: PathBuf, name: String },
+    #[error(
+        "{}: component `{name}` has no source; add `path = \"DIR\"` (a cargo crate) or `wasm = \"FILE\"` (a prebuilt component) to [components.{name}]",
+        file.display()
+    )]
+    NoSource { file: PathBuf, name: String },
+    #[error(
+        "{}: `{name}` is not a valid {what} name; use lowercase letters, digits and single dashes, starting with a letter (e.g. `my-app`)",
+        file.display()
+    )]
+    BadName { file: PathBuf, name: String, what: &'static str },
+    #[error("{}: `{name}` names both a [components.{name}] and a [kv.{name}] table; names must be unique", file.display())]
+    DuplicateName { file: PathBuf, name: String },
+    #[error("{}: `{HOST_PROVIDER}` is reserved (it names the target's host in `wire` tables); rename the component", file.display())]
+    ReservedName { file: PathBuf },
+    #[error("{}: `main = \"{main}\"` names no component; the components are: {}", file.display(), known.join(", "))]
+    UnknownMain { file: PathBuf, main: String, known: Vec<String> },
+    #[error("{}: the manifest lists no components; add a [components.NAME] table", file.display())]
+    Empty { file: PathBuf },
+    #[error("{}: environment variable name `{key}` is empty or contains `=`", file.display())]
+    BadEnvKey { file: PathBuf, key: String },
+}
+
+impl Manifest {
+    /// Reads and checks the manifest at `file`.
+    pub fn load(file: &Path) -> Result<Self, ManifestError> {
+        let text = std::fs::read_to_string(file).map_err(|source| ManifestError::Read {
+            file: file.to_path_buf(),
+            source,
+        })?;
+        let file = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
+        Self::parse(&text, &file)
+    }
+
+    /// Parses manifest text as if read from `file` (which anchors relative paths).
+    pub fn parse(text: &str, file: &Path) -> Result<Self, ManifestError> {
+        let raw: RawManifest = toml::from_str(text).map_err(|e| ManifestError::Syntax {
+            file: file.to_path_buf(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
+        Self::check(raw, file.to_path_buf(), dir)
+    }
+
+    fn check(raw: RawManifest, file: PathBuf, dir: PathBuf) -> Result<Self, ManifestError> {
+        let bad_name = |name: &str, what| ManifestError::BadName {
+            file: file.clone(),
+            name: name.to_string(),
+            what,
+        };
+        if !is_valid_name(&raw.name) {
+            return Err(bad_name(&raw.name, "application"));
+        }
+        let mut components = Vec::new();
+        for (name, c) in raw.components {
+            if !is_valid_name(&name) {
+                return Err(bad_name(&name, "component"));
+            }
+            let source = match (c.path, c.wasm) {
+                (Some(_), Some(_)) => return Err(ManifestError::TwoSources { file, name }),
+                (None, None) => return Err(ManifestError::NoSource { file, name }),
+                (Some(path), None) => Source::Crate(dir.join(path)),
+                (None, Some(wasm)) => Source::Prebuilt(dir.join(wasm)),
+            };
+            components.push(ComponentSpec { name, source, wire: c.wire });
+        }
+        for (name, kv) in raw.kv {
+            if !is_valid_name(&name) {
+                return Err(bad_name(&name, "kv store"));
+            }
+            if components.iter().any(|c| c.name == name) {
+                return Err(ManifestError::DuplicateName { file, name });
+            }
+            components.push(ComponentSpec {
+                name,
+                source: Source::KvDir(dir.join(kv.dir)),
+                wire: BTreeMap::new(),
+            });
+        }
+        if components.iter().any(|c| c.name == HOST_PROVIDER) {
+            return Err(ManifestError::ReservedName { file });
+        }
+        if components.is_empty() {
+            return Err(ManifestError::Empty { file });
+        }
+        if let Some(main) = &raw.main {
+            if !components.iter().any(|c| &c.name == main) {
+                let known = components.iter().map(|c| c.name.clone()).collect();
+                return Err(ManifestError::UnknownMain { file, main: main.clone(), known });
+            }
+        }
+        if let Some(key) = raw.env.keys().find(|k| k.is_empty() || k.contains('=')) {
+            return Err(ManifestError::BadEnvKey { file, key: key.clone() });
+        }
+        Ok(Manifest {
+            wac: raw.wac.map(|w| dir.join(w)),
+            file,
+            dir,
+            name: raw.name,
+            main: raw.main,
+            components,
+            env: raw.env,
+            run: raw.run,
+        })
+    }
+}
+
+/// Names become package names (`local:NAME`) in compositions, so they follow WIT's rules:
+/// lowercase words of letters and digits separated by single dashes, starting with a letter.
+fn is_valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.split('-').all(|word| {
+            !word.is_empty() && word.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Manifest, ManifestError> {
+        Manifest::parse(text, Path::new("/app/unikernel.toml"))
+    }
+
+    #[test]
+    fn full_manifest_is_read_with_paths_anchored_at_its_directory() {
+        let m = parse(
+            r#"
+            name = "kv-demo"
+            main = "app"
+            [components.app]
+            path = "app"
+            [components.app.wire]
+            "morgana:kv/store" = "site"
+            [components.lib]
+            wasm = "lib.wasm"
+            [kv.site]
+            dir = "site"
+            [env]
+            GREETING = "hi"
+            [run]
+            network = true
+            "#,
+        )
+        .unwrap();
+        assert_eq!(m.name, "kv-demo");
+        assert_eq!(m.components.len(), 3);
+        assert_eq!(m.components[0].source, Source::Crate("/app/app".into()));
+        assert_eq!(m.components[0].wire["morgana:kv/store"], "site");
+        assert_eq!(m.components[1].source, Source::Prebuilt("/app/lib.wasm".into()));
+        assert_eq!(m.components[2].source, Source::KvDir("/app/site".into()));
+        assert_eq!(m.env["GREETING"], "hi");
+        assert!(m.run.network);
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_with_their_name() {
+        let err = parse("name = \"a\"\ncolour = 1\n[components.a]\npath = \".\"").unwrap_err();
+        assert!(err.to_string().contains("unknown field `colour`"), "{err}");
+        let err = parse("name = \"a\"\n[components.a]\npath = \".\"\npth = 1").unwrap_err();
+        assert!(err.to_string().contains("unknown field `pth`"), "{err}");
+    }
+
+    #[test]
+    fn contradictions_are_rejected() {
+        let two = parse("name = \"a\"\n[components.a]\npath = \".\"\nwasm = \"x.wasm\"");
+        assert!(matches!(two, Err(ManifestError::TwoSources { .. })));
+        let none = parse("name = \"a\"\n[components.a]\n");
+        assert!(matches!(none, Err(ManifestError::NoSource { .. })));
+        let dup = parse("name = \"a\"\n[components.a]\npath = \".\"\n[kv.a]\ndir = \"d\"");
+        assert!(matches!(dup, Err(ManifestError::DuplicateName { .. })));
+        let host = parse("name = \"a\"\n[components.host]\npath = \".\"");
+        assert!(matches!(host, Err(ManifestError::ReservedName { .. })));
+        let main = parse("name = \"a\"\nmain = \"b\"\n[components.a]\npath = \".\"");
+        assert!(matches!(main, Err(ManifestError::UnknownMain { .. })));
+        assert!(matches!(parse("name = \"a\""), Err(ManifestError::Empty { .. })));
+    }
+
+    #[test]
+    fn names_follow_wit_rules() {
+        for good in ["a", "my-app", "dns2", "a-b-c"] {
+            assert!(is_valid_name(good), "{good}");
+        }
+        for bad in ["", "A", "my_app", "-a", "a-", "a--b", "2a", "a.b"] {
+            assert!(!is_valid_name(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,249 @@
+//! Morgana's `unix` target: runs a composed component's `wasi:cli/run` as an ordinary process,
+//! under wasmtime with wasmtime-wasi's WASI 0.2 host.
+//!
+//! It promises what `wasmtime run` promises for the same component: the same host interfaces
+//! ([`HOST_INTERFACES`]), standard streams inherited, arguments and environment as given, the
+//! exit status as wasmtime reports it (`wasi:cli/exit` carries ok or err, so 0 or 1), and a
+//! trap reported with its message and wasm backtrace and status [`TRAP_EXIT_STATUS`]. The
+//! network is reachable only when the caller allows it.
+//!
+//! Compiled code is cached the way the wasmtime CLI caches it (`~/.cache/wasmtime`), so a
+//! second run of the same component starts without compiling.
+
+#![forbid(unsafe_code)]
+
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{Config, Engine, Store};
+use wasmtime_wasi::p2::bindings::sync::Command;
+use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxView, WasiView};
+
+/// The interfaces this target's host provides (wasmtime-wasi 48's WASI 0.2), without version.
+pub const HOST_INTERFACES: &[&str] = &[
+    "wasi:cli/environment",
+    "wasi:cli/exit",
+    "wasi:cli/stdin",
+    "wasi:cli/stdout",
+    "wasi:cli/stderr",
+    "wasi:cli/terminal-input",
+    "wasi:cli/terminal-output",
+    "wasi:cli/terminal-stdin",
+    "wasi:cli/terminal-stdout",
+    "wasi:cli/terminal-stderr",
+    "wasi:clocks/monotonic-clock",
+    "wasi:clocks/wall-clock",
+    "wasi:filesystem/types",
+    "wasi:filesystem/preopens",
+    "wasi:io/error",
+    "wasi:io/poll",
+    "wasi:io/streams",
+    "wasi:random/random",
+    "wasi:random/insecure",
+    "wasi:random/insecure-seed",
+    "wasi:sockets/network",
+    "wasi:sockets/instance-network",
+    "wasi:sockets/tcp",
+    "wasi:sockets/tcp-create-socket",
+    "wasi:sockets/udp",
+    "wasi:sockets/udp-create-socket",
+    "wasi:sockets/ip-name-lookup",
+];
+
+/// Which versions of [`HOST_INTERFACES`] are provided: any 0.2.x.
+pub const HOST_VERSION_LINE: &str = "0.2";
+
+/// The status of a run that trapped, as the wasmtime CLI reports it on Unix (128 + SIGABRT).
+pub const TRAP_EXIT_STATUS: i32 = 134;
+
+/// How to run a component.
+#[derive(Debug, Clone, Default)]
+pub struct RunConfig {
+    /// `argv[0]` as the component sees it.
+    pub program: String,
+    /// The arguments after `argv[0]`.
+    pub args: Vec<String>,
+    /// Environment variables in order; a later value for the same name wins.
+    pub env: Vec<(String, String)>,
+    /// Whether the component may use the host's network (sockets and name lookup).
+    pub network: bool,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Exit {
+    /// The component returned from `run` or called `wasi:cli/exit`.
+    Status(i32),
+    /// The component trapped.
+    Trap {
+        /// What trapped, e.g. "wasm `unreachable` instruction executed".
+        message: String,
+        /// The wasm backtrace, one frame a line, when wasmtime captured one.
+        backtrace: Option<String>,
+    },
+}
+
+impl Exit {
+    /// The status the `morgana` process should exit with.
+    pub fn status(&self) -> i32 {
+        match self {
+            Exit::Status(status) => *status,
+            Exit::Trap { .. } => TRAP_EXIT_STATUS,
+        }
+    }
+}
+
+/// Why a component could not be run at all.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    #[error("cannot set up wasmtime: {0}")]
+    Engine(String),
+    #[error("wasmtime cannot compile this component: {0}")]
+    Compile(String),
+    #[error(
+        "the component does not export `wasi:cli/run`, so it is not a command this target can run; build it as a binary (`fn main`) for wasm32-wasip2"
+    )]
+    NotACommand,
+    #[error("the unix host cannot satisfy this component's imports: {0}")]
+    Link(String),
+    #[error("the component could not be started: {0}")]
+    Instantiate(String),
+}
+
+/// A wasmtime engine configured for running components, reusable across runs.
+pub struct Runner {
+    engine: Engine,
+}
+
+impl Runner {
+    pub fn new() -> Result<Self, RunError> {
+        let mut config = Config::new();
+        config.wasm_component_model(true);
+        config.wasm_backtrace_details(wasmtime::WasmBacktraceDetails::Enable);
+        // The same compilation cache the wasmtime CLI uses; running without one is only slower.
+        if let Ok(cache) = wasmtime::Cache::from_file(None) {
+            config.cache(Some(cache));
+        }
+        let engine = Engine::new(&config).map_err(|e| RunError::Engine(format!("{e:#}")))?;
+        Ok(Runner { engine })
+    }
+
+    /// Compiles (or loads from the cache) and runs the component's `wasi:cli/run`.
+    pub fn run(&self, component: &[u8], config: &RunConfig) -> Result<Exit, RunError> {
+        let component = Component::new(&self.engine, component).map_err(|e| RunError::Compile(format!("{e:#}")))?;
+        let exports_run = component
+            .component_type()
+            .exports(&self.engine)
+            .any(|(name, _)| name.split('@').next() == Some("wasi:cli/run"));
+        if !exports_run {
+            return Err(RunError::NotACommand);
+        }
+
+        let mut linker = Linker::<Host>::new(&self.engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| RunError::Engine(format!("{e:#}")))?;
+        let pre = linker.instantiate_pre(&component).map_err(|e| RunError::Link(format!("{e:#}")))?;
+
+        let mut wasi = WasiCtx::builder();
+        wasi.inherit_stdio().arg(&config.program).args(&config.args).envs(&config.env);
+        if config.network {
+            wasi.inherit_network().allow_tcp(true).allow_udp(true).allow_ip_name_lookup(true);
+        }
+        let host = Host { wasi: wasi.build(), table: ResourceTable::new() };
+        let mut store = Store::new(&self.engine, host);
+
+        let command = match pre.instantiate(&mut store).and_then(|i| Command::new(&mut store, &i)) {
+            Ok(command) => command,
+            Err(e) => return classify(e).map_err(RunError::Instantiate),
+        };
+        match command.wasi_cli_run().call_run(&mut store) {
+            Ok(Ok(())) => Ok(Exit::Status(0)),
+            Ok(Err(())) => Ok(Exit::Status(1)),
+            Err(e) => classify(e).map_err(RunError::Instantiate),
+        }
+    }
+}
+
+/// Sorts an error out of the guest into an exit, a trap, or a host failure.
+fn classify(error: wasmtime::Error) -> Result<Exit, String> {
+    if let Some(exit) = error.downcast_ref::<I32Exit>() {
+        return Ok(Exit::Status(exit.0));
+    }
+    if let Some(trap) = error.downcast_ref::<wasmtime::Trap>() {
+        let backtrace = error.downcast_ref::<wasmtime::WasmBacktrace>().map(|b| b.to_string());
+        return Ok(Exit::Trap { message: trap.to_string(), backtrace });
+    }
+    Err(format!("{error:#}"))
+}
+
+struct Host {
+    wasi: WasiCtx,
+    table: ResourceTable,
+}
+
+impl WasiView for Host {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A command whose `run` executes `body` (core wasm instructions returning i32: 0 ok, 1 err).
+    fn command(body: &str) -> Vec<u8> {
+        wat::parse_str(format!(
+            r#"(component
+                (core module $m
+                  (func $run_body (export "run") (result i32) {body}))
+                (core instance $i (instantiate $m))
+                (func $run (result (result)) (canon lift (core func $i "run")))
+                (instance $e (export "run" (func $run)))
+                (export "wasi:cli/run@0.2.0" (instance $e)))"#
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn run_result_becomes_the_status() {
+        let runner = Runner::new().unwrap();
+        assert_eq!(runner.run(&command("i32.const 0"), &RunConfig::default()).unwrap(), Exit::Status(0));
+        assert_eq!(runner.run(&command("i32.const 1"), &RunConfig::default()).unwrap(), Exit::Status(1));
+    }
+
+    #[test]
+    fn traps_are_reported_with_a_backtrace() {
+        let runner = Runner::new().unwrap();
+        let exit = runner.run(&command("unreachable"), &RunConfig::default()).unwrap();
+        let Exit::Trap { message, backtrace } = &exit else { panic!("{exit:?}") };
+        assert!(message.contains("unreachable"), "{message}");
+        assert!(backtrace.as_deref().unwrap_or("").contains("run_body"), "{backtrace:?}");
+        assert_eq!(exit.status(), TRAP_EXIT_STATUS);
+    }
+
+    #[test]
+    fn components_without_run_are_refused() {
+        let runner = Runner::new().unwrap();
+        let err = runner.run(&wat::parse_str("(component)").unwrap(), &RunConfig::default()).unwrap_err();
+        assert!(matches!(err, RunError::NotACommand));
+    }
+
+    #[test]
+    fn every_listed_host_interface_is_linked() {
+        // Import each listed interface (as an empty instance type, which any instance satisfies)
+        // and check the linker accepts them all.
+        let imports: String = HOST_INTERFACES
+            .iter()
+            .map(|i| format!("(import \"{i}@0.2.0\" (instance))\n"))
+            .collect();
+        let bytes = wat::parse_str(format!(
+            r#"(component {imports}
+                (core module $m (func (export "run") (result i32) i32.const 0))
+                (core instance $i (instantiate $m))
+                (func $run (result (result)) (canon lift (core func $i "run")))
+                (instance $e (export "run" (func $run)))
+                (export "wasi:cli/run@0.2.0" (instance $e)))"#
+        ))
+        .unwrap();
+        assert_eq!(Runner::new().unwrap().run(&bytes, &RunConfig::default()).unwrap(), Exit::Status(0));
+    }
+}

@@ -1,0 +1,129 @@
+//! Helpers for the end-to-end tests: run the built `morgana` binary, make scratch projects.
+
+#![allow(dead_code)] // each test file uses a different subset
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn example(name: &str) -> PathBuf {
+    repo().join("examples").join(name)
+}
+
+/// What one `morgana` invocation did.
+pub struct Run {
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn assert_success(&self) -> &Self {
+        assert_eq!(self.status, 0, "morgana failed\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self
+    }
+
+    /// Asserts that morgana itself failed (status 2) and said `needle` on stderr.
+    pub fn assert_failure_mentioning(&self, needles: &[&str]) -> &Self {
+        assert_eq!(self.status, 2, "expected morgana to fail\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        for needle in needles {
+            assert!(self.stderr.contains(needle), "stderr lacks {needle:?}:\n{}", self.stderr);
+        }
+        self
+    }
+}
+
+impl From<Output> for Run {
+    fn from(output: Output) -> Self {
+        Run {
+            status: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+/// Runs `morgana ARGS` in `dir`.
+pub fn morgana_in(dir: &Path, args: &[&str]) -> Run {
+    Command::new(env!("CARGO_BIN_EXE_morgana"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("the morgana binary runs")
+        .into()
+}
+
+/// Runs `morgana ARGS` in the repository root.
+pub fn morgana(args: &[&str]) -> Run {
+    morgana_in(&repo(), args)
+}
+
+/// A scratch directory holding a project for one test; removed when dropped.
+pub struct Scratch {
+    pub dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    pub fn new() -> Self {
+        Scratch { dir: tempfile::Builder::new().prefix("morgana-test-").tempdir().unwrap() }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn file(&self, relative: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.path().join(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, contents).unwrap();
+        path
+    }
+
+    /// Writes a component from its WAT text.
+    pub fn wat(&self, relative: &str, wat: &str) -> PathBuf {
+        self.file(relative, wat::parse_str(wat).unwrap())
+    }
+
+    pub fn manifest(&self, toml: &str) -> String {
+        self.file("unikernel.toml", toml).display().to_string()
+    }
+}
+
+/// A TOML string literal for a path.
+pub fn toml_path(path: &Path) -> String {
+    format!("{:?}", path.display().to_string())
+}
+
+/// A command component whose `run` executes `body` (core wasm returning i32: 0 ok, 1 err).
+pub fn command_wat(body: &str) -> String {
+    format!(
+        r#"(component
+            (core module $m
+              (func $deep (result i32) {body})
+              (func $run_body (export "run") (result i32) call $deep))
+            (core instance $i (instantiate $m))
+            (func $run (result (result)) (canon lift (core func $i "run")))
+            (instance $e (export "run" (func $run)))
+            (export "wasi:cli/run@0.2.0" (instance $e)))"#
+    )
+}
+
+/// A library component that imports interface `import` and exports interface `export`, each
+/// with one function `f: func()`.
+pub fn library_wat(import: &str, export: &str) -> String {
+    format!(
+        r#"(component
+            (import "{import}" (instance $in (export "f" (func))))
+            (core module $m (func (export "f")))
+            (core instance $i (instantiate $m))
+            (func $f (canon lift (core func $i "f")))
+            (instance $out (export "f" (func $f)))
+            (export "{export}" (instance $out)))"#
+    )
+}
