@@ -4,7 +4,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
-use morgana_compose::Manifest;
+use morgana_compose::{ComponentInfo, Manifest};
 use morgana_compose::manifest::MANIFEST_FILE;
 
 use crate::report;
@@ -50,9 +50,20 @@ impl Input {
     }
 }
 
-/// A `.wasm` name or the wasm magic number: treat it as a component (and say so if it is not).
+/// Reads a component file, binary or in the WebAssembly text format (`.wat`), as wasmtime does.
+pub fn read_component(path: &Path) -> Result<(Vec<u8>, ComponentInfo)> {
+    if path.extension().is_some_and(|e| e == "wat") {
+        let bytes = wat::parse_file(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let info = ComponentInfo::read(&bytes).map_err(|e| anyhow::anyhow!("{} cannot be used: {e}", path.display()))?;
+        return Ok((bytes, info));
+    }
+    Ok(ComponentInfo::read_file(path)?)
+}
+
+/// A `.wasm` or `.wat` name or the wasm magic number: treat it as a component (and say so if
+/// it is not one).
 fn looks_like_wasm(path: &Path) -> bool {
-    if path.extension().is_some_and(|e| e == "wasm") {
+    if path.extension().is_some_and(|e| e == "wasm" || e == "wat") {
         return true;
     }
     let mut magic = [0u8; 4];

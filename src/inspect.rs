@@ -9,7 +9,7 @@ use crate::report;
 pub fn print(input: &Input, host: HostInterfaces) -> Result<()> {
     match input {
         Input::Component(path) => {
-            let (bytes, info) = ComponentInfo::read_file(path)?;
+            let (bytes, info) = crate::input::read_component(path)?;
             println!("component  {}", path.display());
             println!("size       {} ({} bytes)", human_size(info.size), info.size);
             print_items(&info, &host);
@@ -18,7 +18,7 @@ pub fn print(input: &Input, host: HostInterfaces) -> Result<()> {
             }
         }
         Input::Manifest(manifest) => {
-            let parts = morgana_compose::load_parts(manifest, &mut |step| report::step("Preparing", &step))?;
+            let parts = morgana_compose::load_parts(manifest, &mut |status, step| report::step(status, &step))?;
             let composition = morgana_compose::compose(manifest, &parts, &host)?;
             println!("manifest   {}", manifest.file.display());
             println!("app        {}", manifest.name);
@@ -31,7 +31,7 @@ pub fn print(input: &Input, host: HostInterfaces) -> Result<()> {
                     "  {:<16} {:>10}  {}{state}",
                     part.name,
                     human_size(part.info.size),
-                    morgana_compose::display_path(&manifest.dir, part.source.path())
+                    morgana_compose::describe_source(&manifest.dir, &part.source)
                 );
             }
             if composition.from_wac {

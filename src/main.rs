@@ -142,7 +142,7 @@ fn build(input: &Input, target: Target, output: Option<PathBuf>) -> Result<(Vec<
     let host = target.host();
     match input {
         Input::Manifest(manifest) => {
-            let parts = morgana_compose::load_parts(manifest, &mut |step| report::step("Preparing", &step))?;
+            let parts = morgana_compose::load_parts(manifest, &mut |status, step| report::step(status, &step))?;
             report::step("Composing", &format!("`{}` for the {} target", manifest.name, host.target));
             let composition = morgana_compose::compose(manifest, &parts, &host)?;
             for unused in &composition.unused {
@@ -151,13 +151,13 @@ fn build(input: &Input, target: Target, output: Option<PathBuf>) -> Result<(Vec<
             let path = output.unwrap_or_else(|| morgana_compose::output_path(manifest));
             morgana_compose::write_atomically(&path, &composition.bytes)?;
             report::step(
-                "Finished",
+                "Wrote",
                 &format!("{} ({})", path.display(), morgana_compose::human_size(composition.bytes.len() as u64)),
             );
             Ok((composition.bytes, Some(composition.info)))
         }
         Input::Component(path) => {
-            let (bytes, info) = morgana_compose::ComponentInfo::read_file(path)?;
+            let (bytes, info) = input::read_component(path)?;
             if let Some(import) = info.imports.iter().find(|i| !host.provides(&i.name)) {
                 bail!(
                     "{} imports `{}`, which the `{}` target does not provide: {}",

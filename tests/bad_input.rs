@@ -167,3 +167,27 @@ fn bad_command_line() {
     morgana(&["run", "examples/hello", "--env", "MORGANA_SURELY_UNSET"])
         .assert_failure_mentioning(&["MORGANA_SURELY_UNSET is not set"]);
 }
+
+#[test]
+fn provider_whose_interface_has_another_type() {
+    let scratch = Scratch::new();
+    // `lib` exports test:x/api with a function `g`; `app` expects one named `f`.
+    scratch.wat(
+        "lib.wasm",
+        r#"(component
+            (core module $m (func (export "g")))
+            (core instance $i (instantiate $m))
+            (func $g (canon lift (core func $i "g")))
+            (instance $out (export "g" (func $g)))
+            (export "test:x/api@0.1.0" (instance $out)))"#,
+    );
+    scratch.wat(
+        "app.wasm",
+        &command_wat("i32.const 0").replace("(core module", "(import \"test:x/api@0.1.0\" (instance (export \"f\" (func))))\n(core module"),
+    );
+    let manifest = scratch.manifest("name = \"a\"\n[components.app]\nwasm = \"app.wasm\"\n[components.lib]\nwasm = \"lib.wasm\"\n");
+    morgana(&["build", &manifest]).assert_failure_mentioning(&[
+        "component `app` imports `test:x/api@0.1.0`",
+        "`lib` exports under that name has a different type",
+    ]);
+}

@@ -142,7 +142,8 @@ fn a_trap_is_reported_with_message_and_backtrace() {
     assert!(run.stderr.contains("unreachable"), "{}", run.stderr);
     assert!(run.stderr.contains("deep"), "backtrace names the trapping function:\n{}", run.stderr);
 
-    let divide = scratch.wat("div.wasm", &command_wat("i32.const 1 i32.const 0 i32.div_u"));
+    // The text format is accepted too, as `wasmtime run` accepts it.
+    let divide = scratch.file("div.wat", command_wat("i32.const 1 i32.const 0 i32.div_u"));
     let run = morgana(&["run", &divide.display().to_string()]);
     assert_eq!(run.status, 134, "{}", run.stderr);
     assert!(run.stderr.contains("divide by zero"), "{}", run.stderr);

@@ -87,14 +87,15 @@ pub struct Composition {
     pub from_wac: bool,
 }
 
-/// Builds or reads every part of the manifest, reporting each step through `progress`.
-pub fn load_parts(manifest: &Manifest, progress: &mut dyn FnMut(String)) -> Result<Vec<LoadedPart>, ComposeError> {
+/// Builds or reads every part of the manifest, reporting each step through `progress` as a
+/// status word and a message (`"Building"`, `` "`app` from cargo crate app" ``).
+pub fn load_parts(manifest: &Manifest, progress: &mut dyn FnMut(&str, String)) -> Result<Vec<LoadedPart>, ComposeError> {
     let mut parts = Vec::new();
     for spec in &manifest.components {
         let shown = display_path(&manifest.dir, spec.source.path());
         let (bytes, file) = match &spec.source {
             Source::Crate(dir) => {
-                progress(format!("Building `{}` from cargo crate {shown} ({})", spec.name, cargo::WASM_TARGET));
+                progress("Building", format!("`{}` from cargo crate {shown} ({})", spec.name, cargo::WASM_TARGET));
                 let file = cargo::build_crate(&spec.name, dir)?;
                 (read_component_file(&spec.name, &file)?.0, Some(file))
             }
@@ -102,7 +103,7 @@ pub fn load_parts(manifest: &Manifest, progress: &mut dyn FnMut(String)) -> Resu
             Source::KvDir(dir) => {
                 let entries = kv::read_dir(&spec.name, dir)?;
                 let total: usize = entries.iter().map(|e| e.value.len()).sum();
-                progress(format!("Baking `{}` from {shown} ({} files, {})", spec.name, entries.len(), human_size(total as u64)));
+                progress("Baking", format!("`{}` from {shown} ({} files, {})", spec.name, entries.len(), human_size(total as u64)));
                 (kv::generate(&spec.name, &entries)?, None)
             }
         };
@@ -178,7 +179,7 @@ pub fn compose(manifest: &Manifest, parts: &[LoadedPart], host: &HostInterfaces)
             .iter()
             .map(|&i| appinfo::Part {
                 name: parts[i].name.clone(),
-                origin: format!("{}", display_source(&manifest.dir, &parts[i].source)),
+                origin: describe_source(&manifest.dir, &parts[i].source),
                 size: parts[i].info.size,
             })
             .collect(),
@@ -207,7 +208,8 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ComposeError> {
     std::fs::rename(&temporary, path).map_err(write_err)
 }
 
-fn display_source(base: &Path, source: &Source) -> String {
+/// A part's origin for people: `cargo crate app`, `kv store of site`.
+pub fn describe_source(base: &Path, source: &Source) -> String {
     let shown = display_path(base, source.path());
     match source {
         Source::Crate(_) => format!("cargo crate {shown}"),

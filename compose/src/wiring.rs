@@ -53,7 +53,7 @@ pub struct Plan {
 #[non_exhaustive]
 pub enum WiringError {
     #[error(
-        "component `{component}` imports `{import}`, which {providers_list} all export; say which one to use in the manifest:\n\n    [components.{component}.wire]\n    \"{base}\" = \"{first}\"\n",
+        "component `{component}` imports `{import}`, which {providers_list} each export; say which one to use in the manifest:\n\n    [components.{component}.wire]\n    \"{base}\" = \"{first}\"\n",
         providers_list = and_list(providers),
         base = split_version(import).0,
         first = providers[0]
