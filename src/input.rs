@@ -15,6 +15,8 @@ const DEFAULT_EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/hel
 pub enum Input {
     Manifest(Manifest),
     Component(PathBuf),
+    /// A bootable image made by `morgana build --target qemu`.
+    Image(PathBuf),
 }
 
 impl Input {
@@ -42,7 +44,9 @@ impl Input {
         if !path.exists() {
             bail!("{} does not exist", path.display());
         }
-        if looks_like_wasm(&path) {
+        if looks_like_elf(&path) {
+            Ok(Input::Image(path))
+        } else if looks_like_wasm(&path) {
             Ok(Input::Component(path))
         } else {
             Ok(Input::Manifest(Manifest::load(&path)?))
@@ -68,4 +72,9 @@ fn looks_like_wasm(path: &Path) -> bool {
     }
     let mut magic = [0u8; 4];
     std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut magic)).is_ok() && magic == *b"\0asm"
+}
+
+fn looks_like_elf(path: &Path) -> bool {
+    let mut magic = [0u8; 4];
+    std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut magic)).is_ok() && magic == *b"\x7fELF"
 }

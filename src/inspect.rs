@@ -8,6 +8,7 @@ use crate::report;
 
 pub fn print(input: &Input, host: HostInterfaces) -> Result<()> {
     match input {
+        Input::Image(path) => print_image(path)?,
         Input::Component(path) => {
             let (bytes, info) = crate::input::read_component(path)?;
             println!("component  {}", path.display());
@@ -87,4 +88,30 @@ fn print_app(app: &AppInfo) {
         }
     }
     println!("network    {}", if app.network { "allowed" } else { "none" });
+}
+
+fn print_image(path: &std::path::Path) -> Result<()> {
+    let file = morgana_aot::read_image(path)?;
+    let payload = file.payload()?;
+    let config = &payload.config;
+    println!("image      {}", path.display());
+    println!("size       {} ({} bytes)", human_size(file.bytes.len() as u64), file.bytes.len());
+    println!("kernel     {}", human_size(file.kernel_size));
+    println!("component  {} precompiled ({} before)", human_size(payload.component.len() as u64), human_size(config.component_size));
+    println!("wasmtime   {}", payload.wasmtime_version);
+    println!("target     {}", payload.target);
+    println!("app        {}", config.app_name);
+    println!("host interfaces ({})", config.host_interfaces.len());
+    for interface in &config.host_interfaces {
+        println!("  {interface}");
+    }
+    if !config.env.is_empty() {
+        println!("env");
+        for (k, v) in &config.env {
+            println!("  {k}={v}");
+        }
+    }
+    println!("timeout    {}", config.timeout_ms.map(|ms| format!("{ms} ms")).unwrap_or_else(|| "none".into()));
+    println!("memory     {}", config.memory_mib.map(|m| format!("{m} MiB")).unwrap_or_else(|| "default".into()));
+    Ok(())
 }

@@ -1,24 +1,28 @@
 //! `morgana`: build single-purpose virtual machines out of WebAssembly components.
 //!
 //! The CLI only parses what the user typed and calls the pipeline crates: `morgana-compose`
-//! (manifest → one component) and the target hosts (`morgana-unix` runs it under wasmtime).
+//! (manifest → one component), `morgana-aot` (component → bootable image) and the target
+//! hosts (`morgana-unix` runs a component under wasmtime; QEMU boots an image).
 
 #![forbid(unsafe_code)]
 
+mod compose;
 mod input;
 mod inspect;
+mod qemu;
 mod report;
+mod unix;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use input::Input;
 
-/// Status of `morgana` itself failing (bad input, build failure), as opposed to the status of
-/// the application it ran.
+/// Status of `morgana` itself failing (bad input, build failure, an image that cannot run),
+/// as opposed to the status of the application it ran.
 const FAILURE: u8 = 2;
 
 #[derive(Parser)]
@@ -29,14 +33,18 @@ const FAILURE: u8 = 2;
     long_about = "Build single-purpose virtual machines out of WebAssembly components.\n\n\
         An application is described by a manifest, unikernel.toml: the application's component \
         and the library components it needs, wired together by the interfaces they import and \
-        export. `morgana run` builds the composition and runs it; `--target unix` runs it as a \
-        process under wasmtime.\n\n\
-        MANIFEST may be a unikernel.toml, a directory holding one, or a component file (.wasm). \
-        Without it, morgana uses ./unikernel.toml, or the default example (examples/hello) when \
-        there is none.",
-    after_help = "Examples:\n  morgana run examples/hello -- a b\n  morgana run examples/kv-demo\n  \
-        morgana build examples/kv-demo && morgana inspect examples/kv-demo/target/morgana/kv-demo.wasm\n\n\
-        Exit status: `run` exits with the application's status; 2 means morgana itself failed."
+        export. `morgana run` builds the composition and runs it: `--target unix` as a process \
+        under wasmtime, `--target qemu` as a virtual machine (the component compiled ahead of \
+        time into a small kernel, booted by QEMU).\n\n\
+        MANIFEST may be a unikernel.toml, a directory holding one, a component file (.wasm or \
+        .wat) or, for the qemu target, an image built by `morgana build --target qemu`. Without \
+        it, morgana uses ./unikernel.toml, or the default example (examples/hello) when there is \
+        none.",
+    after_help = "Examples:\n  morgana run examples/hello -- a b\n  morgana run examples/hello --target qemu\n  \
+        morgana run examples/kv-demo\n  morgana build examples/kv-demo --target qemu\n  \
+        morgana inspect examples/kv-demo/target/morgana/kv-demo.img\n\n\
+        Exit status: `run` exits with the application's status; 134 when it trapped, 124 when \
+        its timeout stopped it, 125 when the kernel failed, and 2 when morgana itself failed."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -45,45 +53,81 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Compose the manifest's components into one component for a target
+    /// Compose the manifest's components into one component, or a bootable image
     #[command(long_about = "Compose the manifest's components into one component for a target.\n\n\
         Cargo crates are built for wasm32-wasip2 in release (incrementally), [kv.NAME] directories \
         are baked into generated morgana:kv/store components, and imports are wired to exports. \
-        The result is written to target/morgana/NAME.wasm beside the manifest. Given a component \
-        file, checks that the target can run it.")]
+        The composed component is written to target/morgana/NAME.wasm beside the manifest. With \
+        --target qemu, it is then compiled ahead of time and linked with a kernel that has only \
+        the host interfaces it imports, into target/morgana/NAME.img, bootable with \
+        `qemu-system-x86_64 -kernel`.")]
     Build {
         /// unikernel.toml, a directory holding one, or a component file
         manifest: Option<PathBuf>,
-        /// Where the composition will run
-        #[arg(long, value_enum, default_value_t = Target::Unix)]
-        target: Target,
-        /// Write the composed component here instead of target/morgana/NAME.wasm
+        #[command(flatten)]
+        build: BuildOptions,
+        /// Write the result here instead of target/morgana/NAME.{wasm,img}
         #[arg(long, short = 'o', value_name = "FILE")]
         output: Option<PathBuf>,
     },
     /// Build if needed, then run the application
     Run {
-        /// unikernel.toml, a directory holding one, or a component file
+        /// unikernel.toml, a directory holding one, a component file, or an image
         manifest: Option<PathBuf>,
-        /// Where to run it
-        #[arg(long, value_enum, default_value_t = Target::Unix)]
-        target: Target,
-        /// Set an environment variable for the application (overrides the manifest's [env]);
-        /// `--env NAME` passes this process's value of NAME
-        #[arg(long = "env", value_name = "NAME[=VALUE]")]
-        env: Vec<String>,
-        /// Let the application use this machine's network, even if the manifest does not
-        #[arg(long)]
-        network: bool,
+        #[command(flatten)]
+        build: BuildOptions,
+        #[command(flatten)]
+        run: RunOptions,
         /// Arguments for the application
         #[arg(last = true, value_name = "ARGS")]
         args: Vec<String>,
     },
-    /// Show what a component or manifest is made of: imports, exports, sizes, wiring
+    /// Show what a component, image or manifest is made of
+    #[command(long_about = "Show what a component, image or manifest is made of.\n\n\
+        A component: its size, imports (and whether the target provides each), exports, and \
+        what `morgana build` baked into it. An image: kernel and component sizes, the host \
+        interfaces linked into the kernel, the baked configuration, the wasmtime version and \
+        target it was compiled for. A manifest: its components, their sizes, and the wiring.")]
     Inspect {
-        /// A component file, unikernel.toml, or a directory holding one
+        /// A component, an image, unikernel.toml, or a directory holding one
         file: Option<PathBuf>,
+        /// Check imports against this target's host
+        #[arg(long, value_enum, default_value_t = Target::Unix)]
+        target: Target,
     },
+}
+
+#[derive(Args, Clone)]
+struct BuildOptions {
+    /// Where the composition will run
+    #[arg(long, value_enum, default_value_t = Target::Unix)]
+    target: Target,
+    /// qemu target: build the kernel with the size-optimised profile
+    #[arg(long)]
+    small: bool,
+}
+
+#[derive(Args, Clone)]
+struct RunOptions {
+    /// Set an environment variable for the application (overrides the manifest's [env]);
+    /// `--env NAME` passes this process's value of NAME
+    #[arg(long = "env", value_name = "NAME[=VALUE]")]
+    env: Vec<String>,
+    /// Let the application use this machine's network, even if the manifest does not
+    #[arg(long)]
+    network: bool,
+    /// Stop the application after this long (e.g. 500ms, 30s, 5m); overrides [run] timeout
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    timeout: Option<u64>,
+    /// qemu target: the VM's memory (e.g. 64M, 1G); overrides [run] memory
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    memory: Option<u64>,
+    /// qemu target: the accelerator; auto uses KVM only on hardware virtualization
+    #[arg(long, value_enum, default_value_t = qemu::Accel::Auto)]
+    accel: qemu::Accel,
+    /// qemu target: the kernel reports its boot steps with timestamps on standard error
+    #[arg(long)]
+    verbose: bool,
 }
 
 /// Where a composition runs.
@@ -91,6 +135,8 @@ enum Command {
 enum Target {
     /// A process on this machine, under wasmtime
     Unix,
+    /// A virtual machine under QEMU (x86-64, microvm)
+    Qemu,
 }
 
 impl Target {
@@ -100,6 +146,11 @@ impl Target {
                 target: "unix",
                 interfaces: morgana_unix::HOST_INTERFACES,
                 version_line: morgana_unix::HOST_VERSION_LINE,
+            },
+            Target::Qemu => morgana_compose::HostInterfaces {
+                target: "qemu",
+                interfaces: morgana_aot::kernel::HOST_INTERFACES,
+                version_line: morgana_aot::kernel::HOST_VERSION_LINE,
             },
         }
     }
@@ -118,91 +169,50 @@ fn main() -> ExitCode {
 
 fn execute(command: Command) -> Result<u8> {
     match command {
-        Command::Build { manifest, target, output } => {
+        Command::Build { manifest, build, output } => {
             let input = Input::locate(manifest.as_deref())?;
-            build(&input, target, output)?;
+            match build.target {
+                Target::Unix => {
+                    compose::component(&input, build.target.host(), output)?;
+                }
+                Target::Qemu => {
+                    qemu::build_image(&input, build.small, output)?;
+                }
+            }
             Ok(0)
         }
-        Command::Run { manifest, target, env, network, args } => {
+        Command::Run { manifest, build, run, args } => {
             let input = Input::locate(manifest.as_deref())?;
-            let overrides = parse_env(&env)?;
-            let (bytes, info) = build(&input, target, None)?;
-            run(target, &bytes, info, overrides, network, args)
+            let env = parse_env(&run.env)?;
+            match build.target {
+                Target::Unix => {
+                    if matches!(input, Input::Image(_)) {
+                        bail!("an image runs on the qemu target; add --target qemu");
+                    }
+                    let (bytes, app) = compose::component(&input, build.target.host(), None)?;
+                    unix::run(&bytes, app, env, args, &run)
+                }
+                Target::Qemu => {
+                    let image = qemu::build_image(&input, build.small, None)?;
+                    qemu::run(&image, env, args, &run)
+                }
+            }
         }
-        Command::Inspect { file } => {
+        Command::Inspect { file, target } => {
             let input = Input::locate(file.as_deref())?;
-            inspect::print(&input, Target::Unix.host())?;
+            inspect::print(&input, target.host())?;
             Ok(0)
         }
     }
 }
 
-/// Produces the component to run: composes a manifest, or checks a component file.
-fn build(input: &Input, target: Target, output: Option<PathBuf>) -> Result<(Vec<u8>, Option<morgana_compose::AppInfo>)> {
-    let host = target.host();
-    match input {
-        Input::Manifest(manifest) => {
-            let parts = morgana_compose::load_parts(manifest, &mut |status, step| report::step(status, &step))?;
-            report::step("Composing", &format!("`{}` for the {} target", manifest.name, host.target));
-            let composition = morgana_compose::compose(manifest, &parts, &host)?;
-            for unused in &composition.unused {
-                report::warning(&format!("component `{unused}` is not used by the application; it is left out"));
-            }
-            let path = output.unwrap_or_else(|| morgana_compose::output_path(manifest));
-            morgana_compose::write_atomically(&path, &composition.bytes)?;
-            report::step(
-                "Wrote",
-                &format!("{} ({})", path.display(), morgana_compose::human_size(composition.bytes.len() as u64)),
-            );
-            Ok((composition.bytes, Some(composition.info)))
-        }
-        Input::Component(path) => {
-            let (bytes, info) = input::read_component(path)?;
-            if let Some(import) = info.imports.iter().find(|i| !host.provides(&i.name)) {
-                bail!(
-                    "{} imports `{}`, which the `{}` target does not provide: {}",
-                    path.display(),
-                    import.name,
-                    host.target,
-                    morgana_compose::wiring::unsatisfied_hint(&[], &import.name, &host)
-                );
-            }
-            if let Some(output) = output {
-                morgana_compose::write_atomically(&output, &bytes)?;
-            }
-            let app = morgana_compose::AppInfo::read_from(&bytes)?;
-            Ok((bytes, app))
-        }
-    }
+fn parse_duration(text: &str) -> Result<u64, String> {
+    morgana_compose::manifest::parse_duration_ms(text)
+        .ok_or_else(|| format!("`{text}` is not a duration; write e.g. 500ms, 30s or 5m"))
 }
 
-fn run(
-    target: Target,
-    bytes: &[u8],
-    info: Option<morgana_compose::AppInfo>,
-    overrides: Vec<(String, String)>,
-    network: bool,
-    args: Vec<String>,
-) -> Result<u8> {
-    let (program, mut env, baked_network) = match info {
-        Some(info) => (info.name, info.env, info.network),
-        None => ("app".to_string(), Vec::new(), false),
-    };
-    for (key, value) in overrides {
-        env.retain(|(k, _)| *k != key);
-        env.push((key, value));
-    }
-    match target {
-        Target::Unix => {
-            let runner = morgana_unix::Runner::new()?;
-            let config = morgana_unix::RunConfig { program, args, env, network: network || baked_network };
-            let exit = runner.run(bytes, &config)?;
-            if let morgana_unix::Exit::Trap { message, backtrace } = &exit {
-                report::trap(message, backtrace.as_deref());
-            }
-            Ok(u8::try_from(exit.status()).unwrap_or(FAILURE))
-        }
-    }
+fn parse_size(text: &str) -> Result<u64, String> {
+    morgana_compose::manifest::parse_size_mib(text).ok_or_else(|| format!("`{text}` is not a memory size; write e.g. 64M or 1G"))
 }
 
 /// `NAME=VALUE`, or `NAME` to pass this process's value.
@@ -220,4 +230,14 @@ fn parse_env(pairs: &[String]) -> Result<Vec<(String, String)>> {
             }
         })
         .collect()
+}
+
+/// Baked environment with command-line values laid over it.
+fn merge_env(baked: Vec<(String, String)>, overrides: Vec<(String, String)>) -> Vec<(String, String)> {
+    let mut env = baked;
+    for (key, value) in overrides {
+        env.retain(|(k, _)| *k != key);
+        env.push((key, value));
+    }
+    env
 }

@@ -17,6 +17,12 @@ pub struct AppInfo {
     pub env: Vec<(String, String)>,
     /// Whether the application may use the network.
     pub network: bool,
+    /// Stop the application after this many milliseconds.
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+    /// The VM's memory in MiB on hypervisor targets.
+    #[serde(default)]
+    pub memory_mib: Option<u64>,
     /// The components composed into this one.
     pub parts: Vec<Part>,
 }
@@ -70,6 +76,8 @@ mod tests {
             name: "hello".into(),
             env: vec![("GREETING".into(), "hi".into())],
             network: true,
+            timeout_ms: Some(100),
+            memory_mib: None,
             parts: vec![Part { name: "app".into(), origin: "cargo crate .".into(), size: 42 }],
         };
         let mut component = wat::parse_str("(component)").unwrap();

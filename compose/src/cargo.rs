@@ -39,7 +39,7 @@ pub fn build_crate(name: &str, dir: &Path) -> Result<PathBuf, CargoError> {
     if !manifest.is_file() {
         return Err(CargoError::NotACrate { name: name.into(), dir: dir.into() });
     }
-    if !target_installed() {
+    if !target_installed(WASM_TARGET) {
         return Err(CargoError::TargetMissing);
     }
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
@@ -89,12 +89,13 @@ pub fn build_crate(name: &str, dir: &Path) -> Result<PathBuf, CargoError> {
     }
 }
 
-/// Whether the standard library for [`WASM_TARGET`] is present in rustc's sysroot.
-fn target_installed() -> bool {
+/// Whether the standard library for the Rust target `triple` is present in rustc's sysroot
+/// (when rustc cannot be asked, cargo will report what is wrong).
+pub fn target_installed(triple: &str) -> bool {
     let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
     let Ok(out) = Command::new(rustc).args(["--print", "sysroot"]).output() else {
         return true; // let cargo report what is wrong
     };
     let sysroot = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    Path::new(&sysroot).join("lib/rustlib").join(WASM_TARGET).exists()
+    Path::new(&sysroot).join("lib/rustlib").join(triple).exists()
 }

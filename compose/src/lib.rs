@@ -175,6 +175,8 @@ pub fn compose(manifest: &Manifest, parts: &[LoadedPart], host: &HostInterfaces)
         name: manifest.name.clone(),
         env: manifest.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         network: manifest.run.network,
+        timeout_ms: manifest.run.timeout,
+        memory_mib: manifest.run.memory,
         parts: used
             .iter()
             .map(|&i| appinfo::Part {

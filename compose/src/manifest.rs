@@ -23,6 +23,8 @@
 //!
 //! [run]
 //! network = false                  # let the app reach the host's network (unix target)
+//! timeout = "30s"                  # stop a runaway app
+//! memory = "64M"                   # the VM's memory (hypervisor targets)
 //! ```
 
 use std::collections::BTreeMap;
@@ -76,6 +78,54 @@ pub struct RunSettings {
     /// Whether the application may use the network of the machine it runs on.
     #[serde(default)]
     pub network: bool,
+    /// Stop the application after this long: `"500ms"`, `"30s"`, `"5m"`.
+    #[serde(default, deserialize_with = "duration_ms")]
+    pub timeout: Option<u64>,
+    /// The VM's memory on hypervisor targets: `"64M"`, `"1G"`.
+    #[serde(default, deserialize_with = "size_mib")]
+    pub memory: Option<u64>,
+}
+
+fn duration_ms<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    let text = String::deserialize(d)?;
+    parse_duration_ms(&text).map(Some).ok_or_else(|| {
+        serde::de::Error::custom(format!("`{text}` is not a duration; write e.g. \"500ms\", \"30s\" or \"5m\""))
+    })
+}
+
+fn size_mib<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    let text = String::deserialize(d)?;
+    parse_size_mib(&text).map(Some).ok_or_else(|| {
+        serde::de::Error::custom(format!("`{text}` is not a memory size; write e.g. \"64M\" or \"1G\""))
+    })
+}
+
+/// `"500ms"`, `"30s"`, `"5m"` → milliseconds (at least 1).
+pub fn parse_duration_ms(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit())?);
+    let value: u64 = number.parse().ok()?;
+    let ms = match unit {
+        "ms" => value,
+        "s" => value.checked_mul(1000)?,
+        "m" => value.checked_mul(60_000)?,
+        _ => return None,
+    };
+    (ms > 0).then_some(ms)
+}
+
+/// `"64M"`, `"1G"`, `"512"` (MiB) → MiB (at least 1).
+pub fn parse_size_mib(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: u64 = number.parse().ok()?;
+    let mib = match unit {
+        "" | "M" | "MiB" | "m" => value,
+        "G" | "GiB" | "g" => value.checked_mul(1024)?,
+        _ => return None,
+    };
+    (mib > 0).then_some(mib)
 }
 
 /// A checked manifest.
@@ -287,6 +337,8 @@ mod tests {
             GREETING = "hi"
             [run]
             network = true
+            timeout = "1500ms"
+            memory = "1G"
             "#,
         )
         .unwrap();
@@ -298,6 +350,20 @@ mod tests {
         assert_eq!(m.components[2].source, Source::KvDir("/app/site".into()));
         assert_eq!(m.env["GREETING"], "hi");
         assert!(m.run.network);
+        assert_eq!((m.run.timeout, m.run.memory), (Some(1500), Some(1024)));
+    }
+
+    #[test]
+    fn durations_and_sizes() {
+        assert_eq!(parse_duration_ms("30s"), Some(30_000));
+        assert_eq!(parse_duration_ms("5m"), Some(300_000));
+        assert_eq!(parse_duration_ms("0s"), None);
+        assert_eq!(parse_duration_ms("soon"), None);
+        assert_eq!(parse_size_mib("64M"), Some(64));
+        assert_eq!(parse_size_mib("2G"), Some(2048));
+        assert_eq!(parse_size_mib("12X"), None);
+        let err = parse("name = \"a\"\n[components.a]\npath = \".\"\n[run]\ntimeout = \"forever\"").unwrap_err();
+        assert!(err.to_string().contains("not a duration"), "{err}");
     }
 
     #[test]

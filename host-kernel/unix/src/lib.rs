@@ -54,6 +54,9 @@ pub const HOST_VERSION_LINE: &str = "0.2";
 /// The status of a run that trapped, as the wasmtime CLI reports it on Unix (128 + SIGABRT).
 pub const TRAP_EXIT_STATUS: i32 = 134;
 
+/// The status of a run stopped by its timeout, as `timeout(1)` reports it.
+pub const TIMEOUT_EXIT_STATUS: i32 = 124;
+
 /// How to run a component.
 #[derive(Debug, Clone, Default)]
 pub struct RunConfig {
@@ -65,6 +68,8 @@ pub struct RunConfig {
     pub env: Vec<(String, String)>,
     /// Whether the component may use the host's network (sockets and name lookup).
     pub network: bool,
+    /// Stop the component after this long.
+    pub timeout: Option<std::time::Duration>,
 }
 
 /// How a run ended.
@@ -72,6 +77,8 @@ pub struct RunConfig {
 pub enum Exit {
     /// The component returned from `run` or called `wasi:cli/exit`.
     Status(i32),
+    /// The component ran past its timeout.
+    Timeout(std::time::Duration),
     /// The component trapped.
     Trap {
         /// What trapped, e.g. "wasm `unreachable` instruction executed".
@@ -86,6 +93,7 @@ impl Exit {
     pub fn status(&self) -> i32 {
         match self {
             Exit::Status(status) => *status,
+            Exit::Timeout(_) => TIMEOUT_EXIT_STATUS,
             Exit::Trap { .. } => TRAP_EXIT_STATUS,
         }
     }
@@ -119,6 +127,8 @@ impl Runner {
         let mut config = Config::new();
         config.wasm_component_model(true);
         config.wasm_backtrace_details(wasmtime::WasmBacktraceDetails::Enable);
+        // Timeouts interrupt running wasm at the next epoch check.
+        config.epoch_interruption(true);
         // The same compilation cache the wasmtime CLI uses; running without one is only slower.
         if let Ok(cache) = wasmtime::Cache::from_file(None) {
             config.cache(Some(cache));
@@ -149,23 +159,59 @@ impl Runner {
         }
         let host = Host { wasi: wasi.build(), table: ResourceTable::new() };
         let mut store = Store::new(&self.engine, host);
+        match config.timeout {
+            Some(_) => {
+                store.set_epoch_deadline(1);
+                store.epoch_deadline_trap();
+            }
+            None => store.set_epoch_deadline(u64::MAX / 2),
+        }
+        // Dropped when this function returns, which stops the watchdog.
+        let _watchdog = config.timeout.map(|timeout| watch(self.engine.clone(), timeout));
 
         let command = match pre.instantiate(&mut store).and_then(|i| Command::new(&mut store, &i)) {
             Ok(command) => command,
-            Err(e) => return classify(e).map_err(RunError::Instantiate),
+            Err(e) => return classify(e, config.timeout).map_err(RunError::Instantiate),
         };
         match command.wasi_cli_run().call_run(&mut store) {
             Ok(Ok(())) => Ok(Exit::Status(0)),
             Ok(Err(())) => Ok(Exit::Status(1)),
-            Err(e) => classify(e).map_err(RunError::Instantiate),
+            Err(e) => classify(e, config.timeout).map_err(RunError::Instantiate),
         }
     }
 }
 
+/// Interrupts wasm when `timeout` has passed. A component blocked in a host call cannot be
+/// interrupted there, so after a grace second the process itself ends, with the same message.
+/// The watchdog stops when the returned sender is dropped.
+fn watch(engine: Engine, timeout: std::time::Duration) -> std::sync::mpsc::Sender<()> {
+    use std::sync::mpsc::RecvTimeoutError::Timeout;
+    let (done, finished) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        if finished.recv_timeout(timeout) != Err(Timeout) {
+            return;
+        }
+        engine.increment_epoch();
+        if finished.recv_timeout(std::time::Duration::from_secs(1)) == Err(Timeout) {
+            eprintln!("{}", timeout_message(timeout));
+            std::process::exit(TIMEOUT_EXIT_STATUS);
+        }
+    });
+    done
+}
+
+/// What a timeout is reported as, on every target.
+pub fn timeout_message(timeout: std::time::Duration) -> String {
+    format!("error: the application ran longer than its timeout of {} ms and was stopped", timeout.as_millis())
+}
+
 /// Sorts an error out of the guest into an exit, a trap, or a host failure.
-fn classify(error: wasmtime::Error) -> Result<Exit, String> {
+fn classify(error: wasmtime::Error, timeout: Option<std::time::Duration>) -> Result<Exit, String> {
     if let Some(exit) = error.downcast_ref::<I32Exit>() {
         return Ok(Exit::Status(exit.0));
+    }
+    if let (Some(wasmtime::Trap::Interrupt), Some(timeout)) = (error.downcast_ref::<wasmtime::Trap>(), timeout) {
+        return Ok(Exit::Timeout(timeout));
     }
     if let Some(trap) = error.downcast_ref::<wasmtime::Trap>() {
         let backtrace = error.downcast_ref::<wasmtime::WasmBacktrace>().map(|b| b.to_string());
@@ -218,6 +264,17 @@ mod tests {
         assert!(message.contains("unreachable"), "{message}");
         assert!(backtrace.as_deref().unwrap_or("").contains("run_body"), "{backtrace:?}");
         assert_eq!(exit.status(), TRAP_EXIT_STATUS);
+    }
+
+    #[test]
+    fn a_runaway_loop_is_stopped_by_its_timeout() {
+        let runner = Runner::new().unwrap();
+        let config = RunConfig { timeout: Some(std::time::Duration::from_millis(200)), ..RunConfig::default() };
+        let started = std::time::Instant::now();
+        let exit = runner.run(&command("(loop br 0) i32.const 0"), &config).unwrap();
+        assert_eq!(exit, Exit::Timeout(std::time::Duration::from_millis(200)));
+        assert_eq!(exit.status(), TIMEOUT_EXIT_STATUS);
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
     }
 
     #[test]

@@ -1,0 +1,354 @@
+//! The contract between Morgana's image builder (`aot`, on the build host) and its kernel:
+//! what an image carries besides the kernel, and the wasmtime settings both sides must share.
+//!
+//! An image is the kernel's PVH ELF file plus one extra loadable segment, the *payload*,
+//! placed at the first 2 MiB boundary after the kernel's last byte in memory (where the kernel
+//! looks for it). The payload is versioned and checksummed, so a damaged or foreign image is
+//! refused with a message instead of being run:
+//!
+//! ```text
+//! offset  size  field
+//! 0       8     magic "MORGANA\0"
+//! 8       4     format version (little endian), currently 1
+//! 12      4     reserved, zero
+//! 16      8     total payload length in bytes, header included
+//! 24      8     FNV-1a 64 checksum of bytes 32..total
+//! 32      ...   sections: tag u32, length u32, bytes; in any order, unknown tags skipped
+//! ```
+//!
+//! [`engine_settings`] is the single definition of the wasmtime `Config` that precompiled
+//! code depends on; the AOT compiler and the kernel both call it, so they cannot drift apart.
+//!
+//! `no_std` (with `alloc`): it builds into the kernel.
+
+#![no_std]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+pub mod boot_params;
+pub mod exit;
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+/// The payload's first bytes.
+pub const MAGIC: [u8; 8] = *b"MORGANA\0";
+/// The payload layout this crate reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+/// Where the payload is placed: the first multiple of this after the kernel's end.
+pub const PAYLOAD_ALIGN: u64 = 2 << 20;
+/// The wasmtime version precompiled code is made for; the kernel runs exactly this one.
+pub const WASMTIME_VERSION: &str = "48.0.8";
+/// The target triple precompiled code is made for.
+pub const KERNEL_TARGET: &str = "x86_64-unknown-none";
+
+/// x86-64 features the precompiled code uses beyond the baseline: (Cranelift flag, CPUID name).
+/// The kernel's CPU must have them (QEMU: `-cpu max`, or a host CPU under KVM).
+pub const X86_64_FEATURES: &[(&str, &str)] =
+    &[("has_sse3", "sse3"), ("has_ssse3", "ssse3"), ("has_sse41", "sse4.1"), ("has_sse42", "sse4.2"), ("has_popcnt", "popcnt")];
+
+/// The settings precompiled code depends on, identical on the build host and in the kernel:
+/// no virtual-memory tricks (the kernel has one identity-mapped address space), explicit
+/// bounds and stack checks instead of signal handlers, and epoch interruption for timeouts.
+pub fn engine_settings(config: &mut wasmtime::Config) {
+    config.wasm_component_model(true);
+    config.memory_init_cow(false);
+    config.memory_reservation(0);
+    config.memory_guard_size(0);
+    config.memory_reservation_for_growth(0);
+    config.signals_based_traps(false);
+    config.epoch_interruption(true);
+    config.max_wasm_stack(512 << 10);
+}
+
+const TAG_WASMTIME_VERSION: u32 = 1;
+const TAG_TARGET: u32 = 2;
+const TAG_CONFIG: u32 = 3;
+const TAG_COMPONENT: u32 = 4;
+const HEADER_LEN: usize = 32;
+
+/// What the build baked into an image for the kernel to boot with.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BootConfig {
+    /// The application's name, `argv[0]`.
+    pub app_name: String,
+    /// Baked environment variables; boot parameters override them.
+    pub env: Vec<(String, String)>,
+    /// Ends the application after this many milliseconds, when set.
+    pub timeout_ms: Option<u64>,
+    /// The memory the VM should have, in MiB, when the manifest says.
+    pub memory_mib: Option<u64>,
+    /// The host interfaces compiled into the kernel, for `inspect`.
+    pub host_interfaces: Vec<String>,
+    /// The size of the composed component before precompilation, for `inspect`.
+    pub component_size: u64,
+}
+
+/// A decoded payload, borrowing the precompiled component from the image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payload<'a> {
+    pub wasmtime_version: String,
+    pub target: String,
+    pub config: BootConfig,
+    /// The precompiled component (`Engine::precompile_component` output).
+    pub component: &'a [u8],
+}
+
+/// Why bytes are not a usable payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ImageError {
+    /// No payload: the bytes do not start with [`MAGIC`].
+    NoPayload,
+    /// Made by a Morgana whose payload layout this one does not read.
+    UnsupportedVersion(u32),
+    /// Shorter than it says it is, or a section runs past its end.
+    Truncated,
+    /// The checksum does not match: the image was damaged after it was built.
+    Corrupted { expected: u64, actual: u64 },
+    /// A required section is absent.
+    MissingSection(&'static str),
+    /// A section's contents do not parse.
+    BadSection(&'static str),
+}
+
+impl fmt::Display for ImageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ImageError::NoPayload => f.write_str("the image carries no application (no Morgana payload after the kernel)"),
+            ImageError::UnsupportedVersion(v) => write!(
+                f,
+                "the image's payload has format version {v}, but this kernel reads version {FORMAT_VERSION}; rebuild the image with this version of morgana"
+            ),
+            ImageError::Truncated => f.write_str("the image's payload is truncated"),
+            ImageError::Corrupted { expected, actual } => write!(
+                f,
+                "the image's payload is corrupted (checksum {actual:#018x}, expected {expected:#018x}); rebuild it"
+            ),
+            ImageError::MissingSection(s) => write!(f, "the image's payload lacks its {s} section"),
+            ImageError::BadSection(s) => write!(f, "the image's payload has a malformed {s} section"),
+        }
+    }
+}
+
+impl Payload<'_> {
+    /// Encodes the payload.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(HEADER_LEN + self.component.len() + 256);
+        out.extend_from_slice(&MAGIC);
+        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        out.extend_from_slice(&0u32.to_le_bytes());
+        out.extend_from_slice(&[0; 16]); // length and checksum, filled in below
+        section(&mut out, TAG_WASMTIME_VERSION, self.wasmtime_version.as_bytes());
+        section(&mut out, TAG_TARGET, self.target.as_bytes());
+        section(&mut out, TAG_CONFIG, &self.config.encode());
+        section(&mut out, TAG_COMPONENT, self.component);
+        let total = out.len() as u64;
+        out[16..24].copy_from_slice(&total.to_le_bytes());
+        let checksum = fnv1a(&out[HEADER_LEN..]);
+        out[24..32].copy_from_slice(&checksum.to_le_bytes());
+        out
+    }
+}
+
+impl<'a> Payload<'a> {
+    /// The payload's length as its header says, to know how much memory to look at.
+    pub fn declared_len(header: &[u8]) -> Result<u64, ImageError> {
+        if header.len() < HEADER_LEN || header[..8] != MAGIC {
+            return Err(ImageError::NoPayload);
+        }
+        let version = u32::from_le_bytes(header[8..12].try_into().unwrap());
+        if version != FORMAT_VERSION {
+            return Err(ImageError::UnsupportedVersion(version));
+        }
+        Ok(u64::from_le_bytes(header[16..24].try_into().unwrap()))
+    }
+
+    /// Decodes and verifies a payload that starts at `bytes[0]`.
+    pub fn decode(bytes: &'a [u8]) -> Result<Self, ImageError> {
+        let total = usize::try_from(Self::declared_len(bytes)?).map_err(|_| ImageError::Truncated)?;
+        if total < HEADER_LEN || bytes.len() < total {
+            return Err(ImageError::Truncated);
+        }
+        let bytes = &bytes[..total];
+        let expected = u64::from_le_bytes(bytes[24..32].try_into().unwrap());
+        let actual = fnv1a(&bytes[HEADER_LEN..]);
+        if expected != actual {
+            return Err(ImageError::Corrupted { expected, actual });
+        }
+        let (mut version, mut target, mut config, mut component) = (None, None, None, None);
+        let mut rest = &bytes[HEADER_LEN..];
+        while !rest.is_empty() {
+            let mut reader = Reader(rest);
+            let tag = reader.u32().ok_or(ImageError::Truncated)?;
+            let body = reader.bytes().ok_or(ImageError::Truncated)?;
+            rest = reader.0;
+            match tag {
+                TAG_WASMTIME_VERSION => version = Some(utf8(body, "wasmtime version")?),
+                TAG_TARGET => target = Some(utf8(body, "target")?),
+                TAG_CONFIG => config = Some(BootConfig::decode(body).ok_or(ImageError::BadSection("boot configuration"))?),
+                TAG_COMPONENT => component = Some(body),
+                _ => {}
+            }
+        }
+        Ok(Payload {
+            wasmtime_version: version.ok_or(ImageError::MissingSection("wasmtime version"))?,
+            target: target.ok_or(ImageError::MissingSection("target"))?,
+            config: config.ok_or(ImageError::MissingSection("boot configuration"))?,
+            component: component.ok_or(ImageError::MissingSection("component"))?,
+        })
+    }
+}
+
+impl BootConfig {
+    fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        put_bytes(&mut out, self.app_name.as_bytes());
+        out.extend_from_slice(&(self.env.len() as u32).to_le_bytes());
+        for (name, value) in &self.env {
+            put_bytes(&mut out, name.as_bytes());
+            put_bytes(&mut out, value.as_bytes());
+        }
+        out.extend_from_slice(&self.timeout_ms.unwrap_or(0).to_le_bytes());
+        out.extend_from_slice(&self.memory_mib.unwrap_or(0).to_le_bytes());
+        out.extend_from_slice(&(self.host_interfaces.len() as u32).to_le_bytes());
+        for interface in &self.host_interfaces {
+            put_bytes(&mut out, interface.as_bytes());
+        }
+        out.extend_from_slice(&self.component_size.to_le_bytes());
+        out
+    }
+
+    fn decode(bytes: &[u8]) -> Option<Self> {
+        let mut r = Reader(bytes);
+        let app_name = r.string()?;
+        let env = (0..r.u32()?).map(|_| Some((r.string()?, r.string()?))).collect::<Option<Vec<_>>>()?;
+        let timeout_ms = Some(r.u64()?).filter(|t| *t != 0);
+        let memory_mib = Some(r.u64()?).filter(|m| *m != 0);
+        let host_interfaces = (0..r.u32()?).map(|_| r.string()).collect::<Option<Vec<_>>>()?;
+        let component_size = r.u64()?;
+        Some(BootConfig { app_name, env, timeout_ms, memory_mib, host_interfaces, component_size })
+    }
+}
+
+fn section(out: &mut Vec<u8>, tag: u32, body: &[u8]) {
+    out.extend_from_slice(&tag.to_le_bytes());
+    put_bytes(out, body);
+}
+
+fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+    out.extend_from_slice(bytes);
+}
+
+fn utf8(bytes: &[u8], what: &'static str) -> Result<String, ImageError> {
+    core::str::from_utf8(bytes).map(String::from).map_err(|_| ImageError::BadSection(what))
+}
+
+/// A cursor over little-endian fields; every read is checked.
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        if self.0.len() < n {
+            return None;
+        }
+        let (head, tail) = self.0.split_at(n);
+        self.0 = tail;
+        Some(head)
+    }
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
+    }
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+    fn bytes(&mut self) -> Option<&'a [u8]> {
+        let len = self.u32()? as usize;
+        self.take(len)
+    }
+    fn string(&mut self) -> Option<String> {
+        core::str::from_utf8(self.bytes()?).ok().map(String::from)
+    }
+}
+
+/// FNV-1a, 64 bits: cheap enough to check megabytes at boot, good enough to catch damage.
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        hash ^= b as u64;
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    fn sample(component: &[u8]) -> Payload<'_> {
+        Payload {
+            wasmtime_version: WASMTIME_VERSION.into(),
+            target: KERNEL_TARGET.into(),
+            config: BootConfig {
+                app_name: "hello".into(),
+                env: vec![("GREETING".into(), "Hello".into()), ("EMPTY".into(), String::new())],
+                timeout_ms: Some(1500),
+                memory_mib: Some(256),
+                host_interfaces: vec!["wasi:cli/stdout".into()],
+                component_size: 1234,
+            },
+            component,
+        }
+    }
+
+    #[test]
+    fn round_trip() {
+        let component = [7u8; 1000];
+        let payload = sample(&component);
+        let bytes = payload.encode();
+        assert_eq!(Payload::decode(&bytes).unwrap(), payload);
+        // Trailing bytes (the rest of memory) are ignored.
+        let mut longer = bytes.clone();
+        longer.extend_from_slice(&[0xff; 100]);
+        assert_eq!(Payload::decode(&longer).unwrap(), payload);
+    }
+
+    #[test]
+    fn damage_is_detected() {
+        let component = [7u8; 1000];
+        let bytes = sample(&component).encode();
+        let mut flipped = bytes.clone();
+        flipped[500] ^= 1;
+        assert!(matches!(Payload::decode(&flipped), Err(ImageError::Corrupted { .. })));
+        assert_eq!(Payload::decode(&bytes[..bytes.len() - 1]), Err(ImageError::Truncated));
+        assert_eq!(Payload::decode(&[0u8; 64]), Err(ImageError::NoPayload));
+        let mut future = bytes.clone();
+        future[8] = 2;
+        assert_eq!(Payload::decode(&future), Err(ImageError::UnsupportedVersion(2)));
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        let mut state = 0x1234_5678u64;
+        for len in 0..200 {
+            let mut bytes: Vec<u8> = (0..len)
+                .map(|_| {
+                    state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    (state >> 33) as u8
+                })
+                .collect();
+            if len >= 32 {
+                bytes[..8].copy_from_slice(&MAGIC);
+                bytes[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+                bytes[16..24].copy_from_slice(&(len as u64).to_le_bytes());
+                let sum = fnv1a(&bytes[32..]);
+                bytes[24..32].copy_from_slice(&sum.to_le_bytes());
+            }
+            let _ = Payload::decode(&bytes);
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! Building the kernel with only the host interfaces a component imports.
+//!
+//! The kernel is its own cargo workspace (`host-kernel/kernel`, target `x86_64-unknown-none`).
+//! Each WASI package it implements is a cargo feature, `wasi-PACKAGE`; the image builder turns
+//! a component's imports into that feature list, so an application that never touches the
+//! clocks gets a kernel without them.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// The interfaces the kernel implements, without version (any 0.2.x is accepted).
+pub const HOST_INTERFACES: &[&str] = &[
+    "wasi:cli/environment",
+    "wasi:cli/exit",
+    "wasi:cli/stdin",
+    "wasi:cli/stdout",
+    "wasi:cli/stderr",
+    "wasi:cli/terminal-input",
+    "wasi:cli/terminal-output",
+    "wasi:cli/terminal-stdin",
+    "wasi:cli/terminal-stdout",
+    "wasi:cli/terminal-stderr",
+    "wasi:clocks/monotonic-clock",
+    "wasi:clocks/wall-clock",
+    "wasi:filesystem/types",
+    "wasi:filesystem/preopens",
+    "wasi:io/error",
+    "wasi:io/poll",
+    "wasi:io/streams",
+    "wasi:random/random",
+    "wasi:random/insecure",
+    "wasi:random/insecure-seed",
+];
+
+/// Which versions of [`HOST_INTERFACES`] the kernel accepts.
+pub const HOST_VERSION_LINE: &str = "0.2";
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KernelError {
+    #[error(
+        "the kernel cannot provide `{import}`; the qemu target provides WASI 0.2 cli, clocks, filesystem (no preopened directories), io and random"
+    )]
+    Unsupported { import: String },
+    #[error("the kernel sources are not at {}; morgana must run from its source tree", dir.display())]
+    Missing { dir: PathBuf },
+    #[error("cannot run cargo to build the kernel: {0}")]
+    Spawn(std::io::Error),
+    #[error("building the kernel failed (cargo's errors are above)")]
+    BuildFailed,
+    #[error("cargo built the kernel but reported no executable")]
+    NoExecutable,
+    #[error("cannot read the built kernel {}: {source}", path.display())]
+    Read { path: PathBuf, source: std::io::Error },
+}
+
+/// The kernel's cargo features for a component with these imports, sorted and deduplicated.
+pub fn features_for<'a>(imports: impl IntoIterator<Item = &'a str>) -> Result<Vec<String>, KernelError> {
+    // wasi:io is always linked: every other package's streams and pollables are its resources.
+    let mut features = vec!["wasi-io".to_string()];
+    for import in imports {
+        let (base, version) = import.split_once('@').unwrap_or((import, ""));
+        let on_line = version == HOST_VERSION_LINE || version.starts_with(&format!("{HOST_VERSION_LINE}."));
+        if !HOST_INTERFACES.contains(&base) || !on_line {
+            return Err(KernelError::Unsupported { import: import.to_string() });
+        }
+        let package = base.trim_start_matches("wasi:").split('/').next().unwrap_or_default();
+        features.push(format!("wasi-{package}"));
+    }
+    features.sort();
+    features.dedup();
+    Ok(features)
+}
+
+/// The host interfaces compiled in with `features`, for the image's record.
+pub fn interfaces_of(features: &[String]) -> Vec<String> {
+    HOST_INTERFACES
+        .iter()
+        .filter(|i| {
+            let package = i.trim_start_matches("wasi:").split('/').next().unwrap_or_default();
+            features.iter().any(|f| f.strip_prefix("wasi-") == Some(package))
+        })
+        .map(|i| i.to_string())
+        .collect()
+}
+
+/// Builds the kernel in `dir` with `features` (cargo profile `profile`) and returns its bytes.
+///
+/// Builds of different feature sets share one target directory; a lock file keeps two
+/// concurrent `morgana` processes from reading each other's kernel.
+pub fn build(dir: &Path, features: &[String], profile: &str) -> Result<Vec<u8>, KernelError> {
+    if !dir.join("Cargo.toml").is_file() {
+        return Err(KernelError::Missing { dir: dir.to_path_buf() });
+    }
+    let target_dir = dir.join("target");
+    std::fs::create_dir_all(&target_dir).map_err(|source| KernelError::Read { path: target_dir.clone(), source })?;
+    let lock_path = target_dir.join("morgana-build.lock");
+    let lock = std::fs::File::create(&lock_path).map_err(|source| KernelError::Read { path: lock_path.clone(), source })?;
+    lock.lock().map_err(|source| KernelError::Read { path: lock_path, source })?;
+
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut child = Command::new(cargo)
+        .current_dir(dir) // the kernel's .cargo/config.toml sets its target and linker script
+        .args(["build", "--message-format=json-render-diagnostics", "--no-default-features", "--profile", profile])
+        .arg("--features")
+        .arg(features.join(","))
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("CARGO_BUILD_TARGET")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .stdin(Stdio::null())
+        .spawn()
+        .map_err(KernelError::Spawn)?;
+    let mut executable = None;
+    for line in BufReader::new(child.stdout.take().expect("stdout is piped")).lines() {
+        let Ok(line) = line else { break };
+        let Ok(message) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
+        if message["reason"] == "compiler-artifact" {
+            if let Some(path) = message["executable"].as_str() {
+                executable = Some(PathBuf::from(path));
+            }
+        }
+    }
+    let status = child.wait().map_err(KernelError::Spawn)?;
+    if !status.success() {
+        return Err(KernelError::BuildFailed);
+    }
+    let path = executable.ok_or(KernelError::NoExecutable)?;
+    let bytes = std::fs::read(&path).map_err(|source| KernelError::Read { path, source })?;
+    drop(lock);
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn imports_become_features() {
+        let features =
+            features_for(["wasi:cli/stdout@0.2.6", "wasi:io/streams@0.2.0", "wasi:cli/environment@0.2.6"]).unwrap();
+        assert_eq!(features, vec!["wasi-cli", "wasi-io"]);
+        assert_eq!(features_for([]).unwrap(), vec!["wasi-io"]);
+        assert!(interfaces_of(&features).contains(&"wasi:cli/stdout".to_string()));
+        assert!(!interfaces_of(&features).contains(&"wasi:random/random".to_string()));
+        let err = features_for(["wasi:sockets/tcp@0.2.0"]).unwrap_err();
+        assert!(err.to_string().contains("wasi:sockets/tcp@0.2.0"), "{err}");
+        assert!(features_for(["wasi:cli/stdout@0.3.0"]).is_err());
+    }
+}

@@ -1,0 +1,19 @@
+//! The kernel heap: one free-list allocator over the largest RAM region after the image.
+
+use linked_list_allocator::LockedHeap;
+
+#[global_allocator]
+static ALLOCATOR: LockedHeap = LockedHeap::empty();
+
+/// Hands `start..end` to the allocator. Called once, before the first allocation.
+pub fn init(start: u64, end: u64) {
+    // SAFETY: the caller passes RAM that nothing else uses (above the kernel and payload,
+    // from the loader's memory map, identity mapped), and calls this exactly once.
+    unsafe { ALLOCATOR.lock().init(start as *mut u8, (end - start) as usize) };
+}
+
+/// Bytes handed out and still free.
+pub fn usage() -> (usize, usize) {
+    let heap = ALLOCATOR.lock();
+    (heap.used(), heap.free())
+}

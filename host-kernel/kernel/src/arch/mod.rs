@@ -1,0 +1,11 @@
+//! x86-64 specifics: boot, descriptor tables, interrupts, the local APIC timer, what the
+//! loader left in memory, and the heap. The only place besides `drivers` and `runtime` that
+//! uses `unsafe`; every use has its `// SAFETY:` line.
+
+mod boot;
+pub mod apic;
+pub mod cpu;
+pub mod gdt;
+pub mod heap;
+pub mod idt;
+pub mod pvh;

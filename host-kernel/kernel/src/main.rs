@@ -1,0 +1,279 @@
+//! The Morgana kernel: boots through PVH, finds the image's payload after itself, and runs the
+//! precompiled component in it with the WASI 0.2 host of `morgana-wasi`.
+//!
+//! Rooms: `arch` (boot, descriptor tables, interrupts, APIC timer, loader data, heap),
+//! `drivers` (serial, PIT, RTC, debug-exit), `runtime` (wasmtime's platform hooks). Those three
+//! hold every `unsafe`; the rest — this file, clocks, randomness, the WASI platform, fault
+//! reports — is safe code.
+//!
+//! One address space, one vCPU, cooperative: the component runs on a wasmtime fiber; when it
+//! blocks in `wasi:io/poll`, the executor halts the CPU until the APIC timer's next deadline.
+//! Every end is reported: the application's exit status, a trap with its backtrace, a timeout,
+//! a CPU exception, a panic, an image that is damaged or made for another machine — each on
+//! the console and as its own exit status (`morgana_image::exit`).
+
+#![no_std]
+#![no_main]
+#![deny(unsafe_code)]
+
+extern crate alloc;
+
+#[allow(unsafe_code)]
+mod arch;
+mod console;
+#[allow(unsafe_code)]
+mod drivers;
+mod fault;
+mod platform;
+mod random;
+#[allow(unsafe_code)]
+mod runtime;
+mod time;
+
+use alloc::boxed::Box;
+use alloc::string::{String, ToString};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+
+use morgana_image::boot_params::BootParams;
+use morgana_image::{Payload, exit};
+use morgana_wasi::{ExitStatus, WasiCtx, WasiHostCtxView, WasiHostView};
+use wasmtime::component::{Linker, ResourceTable};
+use wasmtime::{Store, Trap};
+
+use crate::arch::{apic, cpu, gdt, heap, idt, pvh};
+use crate::drivers::serial::{COM1, COM2};
+use crate::drivers::{debug_exit, pit, rtc};
+use crate::platform::KernelPlatform;
+
+/// A failure before the application could start: its message and exit status.
+struct Stop(u8, String);
+
+/// Called by the boot code on the boot stack, interrupts off.
+pub fn main(boot_tsc: u64) -> ! {
+    COM1.init();
+    COM2.init();
+    gdt::load();
+    idt::load();
+    let status = match boot(boot_tsc) {
+        Ok(status) => status,
+        Err(Stop(status, message)) => {
+            kprintln!("morgana kernel: {message}");
+            status
+        }
+    };
+    debug_exit::exit(status)
+}
+
+fn boot(boot_tsc: u64) -> Result<u8, Stop> {
+    let since_boot_us = |tsc_hz: u64| (cpu::rdtsc() - boot_tsc) as u128 * 1_000_000 / tsc_hz.max(1) as u128;
+
+    // The payload's header says how long it is; the heap starts after it.
+    let header = pvh::payload_memory(64).ok_or_else(|| Stop(exit::BAD_IMAGE, "the image carries no application".into()))?;
+    let payload_len = Payload::declared_len(header).map_err(|e| Stop(exit::BAD_IMAGE, e.to_string()))?;
+    let payload_start = pvh::kernel_end().next_multiple_of(morgana_image::PAYLOAD_ALIGN);
+    let heap_floor = (payload_start + payload_len).next_multiple_of(4096);
+    let mut heap_region = None::<(u64, u64)>;
+    pvh::ram_regions(|r| {
+        let start = r.start.max(heap_floor);
+        if r.end > start && heap_region.is_none_or(|(s, e)| r.end - start > e - s) {
+            heap_region = Some((start, r.end));
+        }
+    });
+    let (heap_start, heap_end) = heap_region.filter(|(s, e)| e - s >= 4 << 20).ok_or_else(|| {
+        Stop(exit::BAD_IMAGE, "the VM's memory is too small for this image and a heap; give it more memory (--memory)".into())
+    })?;
+    heap::init(heap_start, heap_end);
+
+    let command_line = pvh::command_line().map(|c| String::from_utf8_lossy(c).into_owned()).unwrap_or_default();
+    let params = BootParams::parse(&command_line).map_err(|e| Stop(exit::HOST_ERROR, e.to_string()))?;
+    let verbose = params.verbose;
+
+    let payload_bytes = pvh::payload_memory(payload_len).unwrap_or(&[]);
+    if (payload_bytes.len() as u64) < payload_len {
+        return Err(Stop(exit::BAD_IMAGE, "the image does not fit in the VM's memory; give it more memory (--memory)".into()));
+    }
+    let payload = Payload::decode(payload_bytes).map_err(|e| Stop(exit::BAD_IMAGE, e.to_string()))?;
+
+    // Clocks: the TSC's rate against the PIT, the wall clock from the RTC.
+    let tsc_hz = pit::measure_tsc_hz(10).unwrap_or_else(|| {
+        kprintln!("morgana kernel: warning: no PIT to measure the TSC against; assuming 1 GHz");
+        1_000_000_000
+    });
+    let wall = rtc::unix_seconds().or(params.wall_clock).unwrap_or_else(|| {
+        kprintln!("morgana kernel: warning: no real-time clock and no wall-clock boot parameter; the wall clock starts at 1970");
+        0
+    });
+    time::init(boot_tsc, tsc_hz, wall);
+    apic::init();
+    apic::calibrate(tsc_hz / 1000, 2);
+    cpu::enable_interrupts();
+
+    let random = random::Random::new();
+    if !random.is_strong() {
+        kprintln!("morgana kernel: warning: the CPU has no RDSEED or RDRAND; randomness is seeded from timing jitter and is weak");
+    }
+    if verbose {
+        let (used, free) = heap::usage();
+        kprintln!(
+            "[kernel] t={}us booted: tsc {} MHz, apic timer {} ticks/ms, heap {} MiB, random from {}, payload {} KiB",
+            since_boot_us(tsc_hz),
+            tsc_hz / 1_000_000,
+            apic::ticks_per_ms(),
+            (used + free) >> 20,
+            random.source,
+            payload_len >> 10
+        );
+    }
+    for unknown in &params.unknown {
+        kprintln!("morgana kernel: warning: ignoring unknown boot parameter `{unknown}`");
+    }
+
+    let config = &payload.config;
+    let mut args = Vec::with_capacity(params.args.len() + 1);
+    args.push(config.app_name.clone());
+    args.extend(params.args.iter().cloned());
+    let mut env = config.env.clone();
+    for (name, value) in &params.env {
+        env.retain(|(n, _)| n != name);
+        env.push((name.clone(), value.clone()));
+    }
+    let timeout_ms = params.timeout_ms.or(config.timeout_ms).filter(|ms| *ms > 0);
+    let platform = Arc::new(KernelPlatform { random });
+    let result = run(payload.component, platform, args, env, timeout_ms, verbose.then_some(tsc_hz), boot_tsc);
+    if verbose {
+        kprintln!("[kernel] t={}us exit", since_boot_us(tsc_hz));
+    }
+    result
+}
+
+struct Host {
+    wasi: WasiCtx,
+    table: ResourceTable,
+}
+
+impl WasiHostView for Host {
+    fn wasi(&mut self) -> WasiHostCtxView<'_> {
+        WasiHostCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+/// Instantiates the component, calls its `wasi:cli/run`, and turns the outcome into a status.
+fn run(
+    precompiled: &[u8],
+    platform: Arc<KernelPlatform>,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    timeout_ms: Option<u64>,
+    verbose_tsc_hz: Option<u64>,
+    boot_tsc: u64,
+) -> Result<u8, Stop> {
+    let host_error = |e: wasmtime::Error| Stop(exit::HOST_ERROR, alloc::format!("{e:?}"));
+    let engine = runtime::engine().map_err(host_error)?;
+    let component = runtime::load_component(engine, precompiled).map_err(|e| {
+        Stop(exit::INCOMPATIBLE, alloc::format!("the image's component cannot run on this machine: {e:#}"))
+    })?;
+    let run_export = component
+        .component_type()
+        .exports(engine)
+        .map(|(name, _)| name.to_string())
+        .find(|name| name.starts_with("wasi:cli/run@0.2"))
+        .ok_or_else(|| {
+            Stop(exit::LINK_FAILED, "the component does not export `wasi:cli/run`, so there is nothing to run".into())
+        })?;
+    let mut linker = Linker::<Host>::new(engine);
+    morgana_wasi::add_to_linker_async(&mut linker).map_err(host_error)?;
+    let pre = linker
+        .instantiate_pre(&component)
+        .map_err(|e| Stop(exit::LINK_FAILED, alloc::format!("the kernel cannot satisfy the component's imports: {e:#}")))?;
+
+    let wasi = WasiCtx::new(platform.clone(), args, env);
+    let mut store = Store::new(engine, Host { wasi, table: ResourceTable::new() });
+    let deadline_ns = match timeout_ms {
+        Some(ms) => {
+            store.set_epoch_deadline(ms.div_ceil(time::EPOCH_TICK_NS / 1_000_000).max(1));
+            store.epoch_deadline_trap();
+            time::start_epoch_ticks();
+            Some(time::now_ns() + ms * 1_000_000)
+        }
+        None => {
+            store.set_epoch_deadline(u64::MAX / 2);
+            None
+        }
+    };
+
+    if let Some(hz) = verbose_tsc_hz {
+        kprintln!("[kernel] t={}us component entry", (cpu::rdtsc() - boot_tsc) as u128 * 1_000_000 / hz as u128);
+    }
+    let call = async {
+        let instance = pre.instantiate_async(&mut store).await?;
+        let interface = instance
+            .get_export_index(&mut store, None, &run_export)
+            .ok_or_else(|| wasmtime::format_err!("no `{run_export}` export"))?;
+        let function = instance
+            .get_export_index(&mut store, Some(&interface), "run")
+            .ok_or_else(|| wasmtime::format_err!("`{run_export}` has no `run` function"))?;
+        let run = instance.get_typed_func::<(), (Result<(), ()>,)>(&mut store, &function)?;
+        let (result,) = run.call_async(&mut store, ()).await?;
+        Ok::<_, wasmtime::Error>(result)
+    };
+    let outcome = morgana_wasi::block_on(&*platform, WithDeadline { inner: Box::pin(call), deadline_ns });
+
+    match outcome {
+        None => Ok(timed_out(timeout_ms)),
+        Some(Ok(Ok(()))) => Ok(0),
+        Some(Ok(Err(()))) => Ok(1),
+        Some(Err(error)) => Ok(classify(error, timeout_ms)),
+    }
+}
+
+/// The status for an error out of the guest: an exit, a trap (reported), or a host failure.
+fn classify(error: wasmtime::Error, timeout_ms: Option<u64>) -> u8 {
+    if let Some(ExitStatus(status)) = error.downcast_ref::<ExitStatus>() {
+        return (*status).clamp(0, exit::FIRST_RESERVED as i32 - 1) as u8;
+    }
+    if let Some(trap) = error.downcast_ref::<Trap>() {
+        if *trap == Trap::Interrupt && timeout_ms.is_some() {
+            return timed_out(timeout_ms);
+        }
+        kprintln!("error: the application trapped: {trap}");
+        if let Some(backtrace) = error.downcast_ref::<wasmtime::WasmBacktrace>() {
+            kprintln!("{}", backtrace.to_string().trim_end());
+        }
+        return exit::TRAP;
+    }
+    kprintln!("error: the application failed: {error:?}");
+    exit::HOST_ERROR
+}
+
+fn timed_out(timeout_ms: Option<u64>) -> u8 {
+    kprintln!("error: the application ran longer than its timeout of {} ms and was stopped", timeout_ms.unwrap_or(0));
+    exit::TIMEOUT
+}
+
+/// Resolves to `None` once the deadline passes, even while the inner future sleeps.
+struct WithDeadline<F> {
+    inner: Pin<Box<F>>,
+    deadline_ns: Option<u64>,
+}
+
+impl<F: Future> Future for WithDeadline<F> {
+    type Output = Option<F::Output>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if let Poll::Ready(value) = self.inner.as_mut().poll(cx) {
+            return Poll::Ready(Some(value));
+        }
+        match self.deadline_ns {
+            Some(deadline) if time::now_ns() >= deadline => Poll::Ready(None),
+            Some(deadline) => {
+                time::wake_at(deadline);
+                Poll::Pending
+            }
+            None => Poll::Pending,
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! A `no_std` WASI 0.2 host for wasmtime, so that Morgana's kernel can run a component built for
+//! `wasm32-wasip2` (a plain Rust std program, say) unchanged.
+//!
+//! It promises the behaviour of wasmtime-wasi 48 for a command run with no stdin, a console that
+//! is not a terminal, no preopened directories and no network, over these interfaces, each a
+//! module with its own `add_to_linker` and a cargo feature of the same name (all on by default):
+//!
+//! - [`cli`]: `environment`, `exit`, `stdin`, `stdout`, `stderr`, `terminal-*`.
+//! - [`clocks`]: `monotonic-clock`, `wall-clock`.
+//! - [`random`]: `random`, `insecure`, `insecure-seed`.
+//! - [`filesystem`]: `types`, `preopens`, with nothing preopened.
+//! - [`io`] (always): `error`, `poll`, `streams`, which are wasmtime-wasi-io's.
+//!
+//! Layers, bottom up: [`Platform`] is everything machine-specific (clocks, random, console,
+//! waiting); [`WasiCtx`] holds one instance's arguments, environment and platform, and the
+//! embedder's store data exposes it with a [`ResourceTable`](wasmtime::component::ResourceTable)
+//! through [`WasiHostView`]; the interface modules implement the [`bindings`] over that; and
+//! [`block_on`] drives `instantiate_async` and `call_async` on one vCPU, idling the platform
+//! whenever the guest waits.
+//!
+//! ```no_run
+//! # use std::sync::Arc;
+//! # use morgana_wasi::{Platform, WasiCtx, WasiHostCtxView, WasiHostView, ExitStatus, block_on};
+//! # use morgana_wasi::bindings::Command;
+//! # use wasmtime::component::{Component, Linker, ResourceTable};
+//! # use wasmtime::{Engine, Store};
+//! # struct Host { wasi: WasiCtx, table: ResourceTable }
+//! # impl WasiHostView for Host {
+//! #     fn wasi(&mut self) -> WasiHostCtxView<'_> {
+//! #         WasiHostCtxView { ctx: &mut self.wasi, table: &mut self.table }
+//! #     }
+//! # }
+//! # fn run(engine: &Engine, component: &Component, platform: Arc<dyn Platform>) -> wasmtime::Result<i32> {
+//! let mut linker = Linker::<Host>::new(engine);
+//! morgana_wasi::add_to_linker_async(&mut linker)?;
+//! let wasi = WasiCtx::new(platform.clone(), vec!["app".into()], vec![]);
+//! let mut store = Store::new(engine, Host { wasi, table: ResourceTable::new() });
+//! let result = block_on(&*platform, async {
+//!     let command = Command::instantiate_async(&mut store, component, &linker).await?;
+//!     command.wasi_cli_run().call_run(&mut store).await
+//! });
+//! Ok(match result {
+//!     Ok(Ok(())) => 0,
+//!     Ok(Err(())) => 1,
+//!     Err(e) => match e.downcast_ref::<ExitStatus>() {
+//!         Some(ExitStatus(status)) => *status,
+//!         None => return Err(e), // a trap
+//!     },
+//! })
+//! # }
+//! ```
+//!
+//! It never does I/O of its own, never blocks except in [`Platform::idle`], never uses `std`,
+//! and never panics on what a guest passes it: a guest's misuse is a WIT error code or a trap,
+//! and a trap is reserved for host bugs and for limits wasmtime-wasi also traps on.
+
+#![no_std]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+#[cfg(test)]
+extern crate std;
+
+pub mod bindings;
+mod ctx;
+mod error;
+mod executor;
+pub mod io;
+pub mod platform;
+
+#[cfg(feature = "cli")]
+pub mod cli;
+#[cfg(feature = "clocks")]
+pub mod clocks;
+#[cfg(feature = "filesystem")]
+pub mod filesystem;
+#[cfg(feature = "random")]
+pub mod random;
+
+pub use ctx::{WasiCtx, WasiHostCtxView, WasiHostView};
+pub use error::{ExitStatus, FsError};
+pub use executor::block_on;
+pub use platform::{ConsoleStream, Platform, WallTime};
+
+use wasmtime::component::Linker;
+
+/// Adds every interface this build provides to `linker`: `wasi:io`, and each of `wasi:cli`,
+/// `wasi:clocks`, `wasi:random` and `wasi:filesystem` whose feature is on. Their host functions
+/// are async where they may wait, so the store must be driven with the `*_async` calls (under
+/// [`block_on`]).
+pub fn add_to_linker_async<T: WasiHostView + 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
+    io::add_to_linker(linker)?;
+    #[cfg(feature = "cli")]
+    cli::add_to_linker(linker)?;
+    #[cfg(feature = "clocks")]
+    clocks::add_to_linker(linker)?;
+    #[cfg(feature = "random")]
+    random::add_to_linker(linker)?;
+    #[cfg(feature = "filesystem")]
+    filesystem::add_to_linker(linker)?;
+    Ok(())
+}

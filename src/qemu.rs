@@ -1,0 +1,200 @@
+//! The qemu target: building a bootable image (compose, precompile, kernel, link) and booting
+//! it under `qemu-system-x86_64 -M microvm`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::{Context, Result, bail};
+use clap::ValueEnum;
+use morgana_aot::{BootConfig, Payload};
+use morgana_compose::{AppInfo, ComponentInfo, human_size};
+use morgana_image::boot_params::BootParams;
+use morgana_image::exit;
+
+use crate::input::Input;
+use crate::{FAILURE, RunOptions, Target, report};
+
+/// The kernel's sources, built on demand for each set of host interfaces.
+const KERNEL_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/host-kernel/kernel");
+/// The VM's memory when neither the manifest nor the command line says.
+const DEFAULT_MEMORY_MIB: u64 = 128;
+/// Status when the kernel itself failed (panic, CPU exception).
+const KERNEL_FAILURE: u8 = 125;
+
+/// How QEMU executes the guest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Accel {
+    /// KVM when this machine has hardware virtualization (kvm_intel or kvm_amd), else TCG
+    Auto,
+    /// QEMU's own binary translation, `-accel tcg -cpu max`
+    Tcg,
+    /// The kernel's KVM, `-accel kvm -cpu host`
+    Kvm,
+}
+
+/// Builds (or reuses) the image for `input` and returns its path.
+pub fn build_image(input: &Input, small: bool, output: Option<PathBuf>) -> Result<PathBuf> {
+    let (bytes, app, default_path) = match input {
+        Input::Image(path) => {
+            if let Some(output) = output {
+                std::fs::copy(path, &output).with_context(|| format!("cannot copy the image to {}", output.display()))?;
+                return Ok(output);
+            }
+            return Ok(path.clone());
+        }
+        Input::Manifest(manifest) => {
+            let (bytes, app) = crate::compose::component(input, Target::Qemu.host(), None)?;
+            (bytes, app, morgana_compose::output_path(manifest).with_extension("img"))
+        }
+        Input::Component(path) => {
+            let (bytes, app) = crate::compose::component(input, Target::Qemu.host(), None)?;
+            (bytes, app, path.with_extension("img"))
+        }
+    };
+    let path = output.unwrap_or(default_path);
+    let info = ComponentInfo::read(&bytes)?;
+    let features = morgana_aot::kernel::features_for(info.imports.iter().map(|i| i.name.as_str()))?;
+
+    if !morgana_compose::cargo::target_installed(morgana_image::KERNEL_TARGET) {
+        bail!("the Rust target {0} is not installed; run `rustup target add {0}`", morgana_image::KERNEL_TARGET);
+    }
+    let profile = if small { "release-small" } else { "release" };
+    report::step("Building", &format!("kernel with {} ({profile})", features.join(", ")));
+    let kernel = morgana_aot::kernel::build(Path::new(KERNEL_DIR), &features, profile)?;
+
+    let app = app.unwrap_or_else(|| AppInfo {
+        name: path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "app".into()),
+        env: Vec::new(),
+        network: false,
+        timeout_ms: None,
+        memory_mib: None,
+        parts: Vec::new(),
+    });
+    let config = BootConfig {
+        app_name: app.name.clone(),
+        env: app.env.clone(),
+        timeout_ms: app.timeout_ms,
+        memory_mib: app.memory_mib,
+        host_interfaces: morgana_aot::kernel::interfaces_of(&features),
+        component_size: bytes.len() as u64,
+    };
+
+    // The same kernel, component and configuration make the same image: reuse it.
+    let key = image_key(&kernel, &bytes, &config, &app);
+    let key_path = path.with_extension("img.key");
+    if path.is_file() && std::fs::read_to_string(&key_path).is_ok_and(|k| k == key) {
+        report::step("Fresh", &path.display().to_string());
+        return Ok(path);
+    }
+
+    report::step("Compiling", &format!("`{}` for {} (Cranelift)", app.name, morgana_image::KERNEL_TARGET));
+    let precompiled = morgana_aot::precompile::precompile(&bytes)?;
+    let payload = Payload {
+        wasmtime_version: morgana_image::WASMTIME_VERSION.into(),
+        target: morgana_image::KERNEL_TARGET.into(),
+        config,
+        component: &precompiled,
+    };
+    let image = morgana_aot::link_image(&kernel, &payload)?;
+    let _ = std::fs::remove_file(&key_path);
+    morgana_compose::write_atomically(&path, &image)?;
+    std::fs::write(&key_path, key).with_context(|| format!("cannot write {}", key_path.display()))?;
+    report::step(
+        "Wrote",
+        &format!(
+            "{} ({}: kernel {}, component {})",
+            path.display(),
+            human_size(image.len() as u64),
+            human_size(kernel.len() as u64),
+            human_size(precompiled.len() as u64)
+        ),
+    );
+    Ok(path)
+}
+
+fn image_key(kernel: &[u8], component: &[u8], config: &BootConfig, app: &AppInfo) -> String {
+    let mut text = format!("{config:?} {} {}", app.name, morgana_image::WASMTIME_VERSION);
+    text.push_str(&format!(" {:016x}", morgana_image::fnv1a(kernel)));
+    format!("{text} {:016x}\n", morgana_image::fnv1a(component))
+}
+
+/// Boots the image and returns the status `morgana` should exit with.
+pub fn run(image: &Path, env: Vec<(String, String)>, args: Vec<String>, options: &RunOptions) -> Result<u8> {
+    let file = morgana_aot::read_image(image)?;
+    let payload = file.payload()?;
+    let memory_mib = options.memory.or(payload.config.memory_mib).unwrap_or(DEFAULT_MEMORY_MIB);
+    let params = BootParams {
+        args,
+        env,
+        timeout_ms: options.timeout,
+        wall_clock: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok().map(|d| d.as_secs()),
+        verbose: options.verbose,
+        unknown: Vec::new(),
+    };
+    let mut qemu = Command::new("qemu-system-x86_64");
+    qemu.args(["-M", "microvm,x-option-roms=off,pit=on,pic=off,rtc=on,isa-serial=on"])
+        .args(["-nodefaults", "-no-user-config", "-display", "none", "-no-reboot"])
+        .args(["-m", &format!("{memory_mib}M")])
+        .args(accel_args(options.accel))
+        .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"])
+        // COM1, the application's stdout: QEMU's own stdout, which is ours.
+        .args(["-chardev", "stdio,id=out,signal=off", "-serial", "chardev:out"])
+        // COM2, stderr and kernel messages: QEMU's stderr, a pipe we copy to ours (a pipe, so
+        // QEMU reopening it cannot write at an offset of its own into a file we also write).
+        .args(["-chardev", "file,id=err,path=/proc/self/fd/2"])
+        .args(["-device", "isa-serial,chardev=err,iobase=0x2f8,irq=3"])
+        .arg("-kernel")
+        .arg(image)
+        .args(["-append", &params.encode()])
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = qemu.spawn().map_err(|e| {
+        anyhow::anyhow!(
+            "cannot start qemu-system-x86_64: {e}; install QEMU (Debian: `apt-get install qemu-system-x86`)"
+        )
+    })?;
+    let mut qemu_stderr = child.stderr.take().expect("stderr is piped");
+    let copier = std::thread::spawn(move || std::io::copy(&mut qemu_stderr, &mut std::io::stderr()));
+    let status = child.wait().context("waiting for QEMU")?;
+    let _ = copier.join();
+    let Some(code) = status.code() else {
+        bail!("QEMU was killed by a signal ({status})");
+    };
+    Ok(match exit::kernel_status(code) {
+        Some(status) if status < exit::FIRST_RESERVED => status,
+        Some(exit::TRAP) => morgana_unix::TRAP_EXIT_STATUS as u8,
+        Some(exit::TIMEOUT) => morgana_unix::TIMEOUT_EXIT_STATUS as u8,
+        Some(exit::KERNEL_PANIC | exit::CPU_EXCEPTION) => KERNEL_FAILURE,
+        Some(_) => FAILURE, // the kernel said why on standard error
+        None if code == 0 => {
+            report::error(&anyhow::anyhow!(
+                "the VM stopped without reporting a status (a triple fault or a reset); run with --verbose to see how far it got"
+            ));
+            KERNEL_FAILURE
+        }
+        None => {
+            report::error(&anyhow::anyhow!("QEMU failed with status {code} (its message is above)"));
+            FAILURE
+        }
+    })
+}
+
+fn accel_args(accel: Accel) -> Vec<&'static str> {
+    let kvm = match accel {
+        Accel::Tcg => false,
+        Accel::Kvm => true,
+        Accel::Auto => hardware_kvm(),
+    };
+    if kvm {
+        vec!["-accel", "kvm", "-cpu", "host"]
+    } else {
+        vec!["-accel", "tcg", "-cpu", "max"]
+    }
+}
+
+/// Hardware virtualization: a KVM module for a real CPU is loaded and /dev/kvm is usable.
+/// (Software-nested KVM modules run guests far slower than TCG.)
+fn hardware_kvm() -> bool {
+    let hardware_module = Path::new("/sys/module/kvm_intel").exists() || Path::new("/sys/module/kvm_amd").exists();
+    hardware_module && std::fs::OpenOptions::new().read(true).write(true).open("/dev/kvm").is_ok()
+}

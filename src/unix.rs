@@ -1,0 +1,33 @@
+//! Running on the unix target: the composed component under wasmtime, as this process.
+
+use std::time::Duration;
+
+use anyhow::Result;
+use morgana_compose::AppInfo;
+
+use crate::{FAILURE, RunOptions, merge_env, report};
+
+pub fn run(bytes: &[u8], app: Option<AppInfo>, env: Vec<(String, String)>, args: Vec<String>, options: &RunOptions) -> Result<u8> {
+    let app = app.unwrap_or_else(|| AppInfo {
+        name: "app".into(),
+        env: Vec::new(),
+        network: false,
+        timeout_ms: None,
+        memory_mib: None,
+        parts: Vec::new(),
+    });
+    let config = morgana_unix::RunConfig {
+        program: app.name,
+        args,
+        env: merge_env(app.env, env),
+        network: options.network || app.network,
+        timeout: options.timeout.or(app.timeout_ms).map(Duration::from_millis),
+    };
+    let exit = morgana_unix::Runner::new()?.run(bytes, &config)?;
+    match &exit {
+        morgana_unix::Exit::Trap { message, backtrace } => report::trap(message, backtrace.as_deref()),
+        morgana_unix::Exit::Timeout(timeout) => eprintln!("{}", morgana_unix::timeout_message(*timeout)),
+        morgana_unix::Exit::Status(_) => {}
+    }
+    Ok(u8::try_from(exit.status()).unwrap_or(FAILURE))
+}
