@@ -56,11 +56,6 @@ impl Input {
 
 /// Reads a component file, binary or in the WebAssembly text format (`.wat`), as wasmtime does.
 pub fn read_component(path: &Path) -> Result<(Vec<u8>, ComponentInfo)> {
-    if path.extension().is_some_and(|e| e == "wat") {
-        let bytes = wat::parse_file(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        let info = ComponentInfo::read(&bytes).map_err(|e| anyhow::anyhow!("{} cannot be used: {e}", path.display()))?;
-        return Ok((bytes, info));
-    }
     Ok(ComponentInfo::read_file(path)?)
 }
 

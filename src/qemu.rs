@@ -122,7 +122,22 @@ fn image_key(kernel: &[u8], component: &[u8], config: &BootConfig, app: &AppInfo
 pub fn run(image: &Path, env: Vec<(String, String)>, args: Vec<String>, options: &RunOptions) -> Result<u8> {
     let file = morgana_aot::read_image(image)?;
     let payload = file.payload()?;
+    if payload.wasmtime_version != morgana_image::WASMTIME_VERSION || payload.target != morgana_image::KERNEL_TARGET {
+        bail!(
+            "{} was built for wasmtime {} on {}, but this morgana runs wasmtime {} on {}; rebuild it with `morgana build --target qemu`",
+            image.display(),
+            payload.wasmtime_version,
+            payload.target,
+            morgana_image::WASMTIME_VERSION,
+            morgana_image::KERNEL_TARGET
+        );
+    }
     let memory_mib = options.memory.or(payload.config.memory_mib).unwrap_or(DEFAULT_MEMORY_MIB);
+    // The image, then a heap of at least 8 MiB for the kernel and the component.
+    let needed_mib = (morgana_aot::elf::memory_end(&file.bytes)? >> 20) + 8 + 1;
+    if memory_mib < needed_mib {
+        bail!("{memory_mib} MiB of memory cannot hold this image and a heap; give the VM at least {needed_mib} MiB (--memory {needed_mib}M)");
+    }
     let params = BootParams {
         args,
         env,

@@ -117,6 +117,13 @@ pub fn append_payload(kernel: &[u8], payload: &[u8]) -> Result<Vec<u8>, ElfError
     Ok(image)
 }
 
+/// The first byte after the image in guest memory (the payload's end): the VM needs more
+/// memory than this.
+pub fn memory_end(image: &[u8]) -> Result<u64, ElfError> {
+    let h = header(image)?;
+    Ok(program_headers(image, &h)?.iter().filter(|p| p.kind == PT_LOAD).map(|p| p.paddr + p.memsz).max().unwrap_or(0))
+}
+
 /// The file range of an image's payload segment.
 pub fn find_payload(image: &[u8]) -> Result<Range<usize>, ElfError> {
     let h = header(image)?;
@@ -134,6 +141,29 @@ pub fn find_payload(image: &[u8]) -> Result<Range<usize>, ElfError> {
         }
     }
     Err(ElfError::NoPayload)
+}
+
+/// Makes a new image from an existing one with its payload replaced.
+pub fn replace_payload(image: &[u8], payload: &[u8]) -> Result<Vec<u8>, ElfError> {
+    let old = find_payload(image)?;
+    let h = header(image)?;
+    // The kernel alone: everything before the payload, with a program header table that
+    // lists every segment but the payload's.
+    let mut kernel = image[..old.start].to_vec();
+    let table_offset = kernel.len().next_multiple_of(8);
+    kernel.resize(table_offset, 0);
+    let mut kept = 0u16;
+    for i in 0..h.phnum {
+        let entry = &image[h.phoff + i * PHDR_SIZE..h.phoff + (i + 1) * PHDR_SIZE];
+        if u64_at(entry, 8) == Some(old.start as u64) && u32_at(entry, 0) == Some(PT_LOAD) {
+            continue;
+        }
+        kernel.extend_from_slice(entry);
+        kept += 1;
+    }
+    kernel[32..40].copy_from_slice(&(table_offset as u64).to_le_bytes());
+    kernel[56..58].copy_from_slice(&kept.to_le_bytes());
+    append_payload(&kernel, payload)
 }
 
 #[cfg(test)]
@@ -169,6 +199,19 @@ mod tests {
         let segments = program_headers(&image, &h).unwrap();
         assert_eq!(segments.len(), 2);
         assert_eq!(segments[1].paddr, 8 << 20, "4 MiB + 3 MiB rounded up to 2 MiB");
+    }
+
+    #[test]
+    fn a_payload_can_be_replaced() {
+        let mut first = MAGIC.to_vec();
+        first.extend_from_slice(b"first");
+        let mut second = MAGIC.to_vec();
+        second.extend_from_slice(b"second, longer");
+        let image = append_payload(&kernel(3 << 20), &first).unwrap();
+        let replaced = replace_payload(&image, &second).unwrap();
+        assert_eq!(&replaced[find_payload(&replaced).unwrap()], &second[..]);
+        let h = header(&replaced).unwrap();
+        assert_eq!(program_headers(&replaced, &h).unwrap().len(), 2);
     }
 
     #[test]

@@ -51,8 +51,8 @@ pub enum KernelError {
     BuildFailed,
     #[error("cargo built the kernel but reported no executable")]
     NoExecutable,
-    #[error("cannot read the built kernel {}: {source}", path.display())]
-    Read { path: PathBuf, source: std::io::Error },
+    #[error("cannot read the built kernel {}: {error}", path.display())]
+    Read { path: PathBuf, error: std::io::Error },
 }
 
 /// The kernel's cargo features for a component with these imports, sorted and deduplicated.
@@ -94,10 +94,10 @@ pub fn build(dir: &Path, features: &[String], profile: &str) -> Result<Vec<u8>, 
         return Err(KernelError::Missing { dir: dir.to_path_buf() });
     }
     let target_dir = dir.join("target");
-    std::fs::create_dir_all(&target_dir).map_err(|source| KernelError::Read { path: target_dir.clone(), source })?;
+    std::fs::create_dir_all(&target_dir).map_err(|error| KernelError::Read { path: target_dir.clone(), error })?;
     let lock_path = target_dir.join("morgana-build.lock");
-    let lock = std::fs::File::create(&lock_path).map_err(|source| KernelError::Read { path: lock_path.clone(), source })?;
-    lock.lock().map_err(|source| KernelError::Read { path: lock_path, source })?;
+    let lock = std::fs::File::create(&lock_path).map_err(|error| KernelError::Read { path: lock_path.clone(), error })?;
+    lock.lock().map_err(|error| KernelError::Read { path: lock_path, error })?;
 
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut child = Command::new(cargo)
@@ -129,7 +129,7 @@ pub fn build(dir: &Path, features: &[String], profile: &str) -> Result<Vec<u8>, 
         return Err(KernelError::BuildFailed);
     }
     let path = executable.ok_or(KernelError::NoExecutable)?;
-    let bytes = std::fs::read(&path).map_err(|source| KernelError::Read { path, source })?;
+    let bytes = std::fs::read(&path).map_err(|error| KernelError::Read { path, error })?;
     drop(lock);
     Ok(bytes)
 }

@@ -31,8 +31,8 @@ pub enum AotError {
     Elf(#[from] elf::ElfError),
     #[error("{0}")]
     Image(morgana_image::ImageError),
-    #[error("cannot read {}: {source}", path.display())]
-    Read { path: std::path::PathBuf, source: std::io::Error },
+    #[error("cannot read {}: {error}", path.display())]
+    Read { path: std::path::PathBuf, error: std::io::Error },
 }
 
 /// An image as read back from its file.
@@ -51,7 +51,7 @@ impl ImageFile {
 
 /// Reads an image file and locates its payload.
 pub fn read_image(path: &Path) -> Result<ImageFile, AotError> {
-    let bytes = std::fs::read(path).map_err(|source| AotError::Read { path: path.to_path_buf(), source })?;
+    let bytes = std::fs::read(path).map_err(|error| AotError::Read { path: path.to_path_buf(), error })?;
     let payload_range = elf::find_payload(&bytes)?;
     Ok(ImageFile { kernel_size: payload_range.start as u64, bytes, payload_range })
 }

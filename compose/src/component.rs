@@ -99,9 +99,17 @@ impl ComponentInfo {
         Ok(info)
     }
 
-    /// Reads a component file, naming the file in the error.
+    /// Reads a component file, binary or in the text format (`.wat`), naming the file in the
+    /// error.
     pub fn read_file(path: &Path) -> Result<(Vec<u8>, Self), FileError> {
-        let bytes = std::fs::read(path).map_err(|source| FileError::Read { path: path.to_path_buf(), source })?;
+        let bytes = std::fs::read(path).map_err(|error| FileError::Read { path: path.to_path_buf(), error })?;
+        let bytes = if path.extension().is_some_and(|e| e == "wat") {
+            wat::parse_bytes(&bytes)
+                .map_err(|e| FileError::Text { path: path.to_path_buf(), message: e.to_string() })?
+                .into_owned()
+        } else {
+            bytes
+        };
         let info = Self::read(&bytes).map_err(|reason| FileError::NotAComponent { path: path.to_path_buf(), reason })?;
         Ok((bytes, info))
     }
@@ -115,8 +123,10 @@ impl ComponentInfo {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum FileError {
-    #[error("cannot read {}: {source}", path.display())]
-    Read { path: std::path::PathBuf, source: std::io::Error },
+    #[error("cannot read {}: {error}", path.display())]
+    Read { path: std::path::PathBuf, error: std::io::Error },
+    #[error("{}: {message}", path.display())]
+    Text { path: std::path::PathBuf, message: String },
     #[error("{} cannot be used: {reason}", path.display())]
     NotAComponent { path: std::path::PathBuf, reason: NotAComponent },
 }

@@ -50,8 +50,8 @@ pub enum KvError {
     MissingDir { name: String, dir: PathBuf },
     #[error("kv store `{name}`: {} is not a directory; `dir` in [kv.{name}] must name a directory", dir.display())]
     NotADir { name: String, dir: PathBuf },
-    #[error("kv store `{name}`: cannot read {}: {source}", path.display())]
-    Read { name: String, path: PathBuf, source: std::io::Error },
+    #[error("kv store `{name}`: cannot read {}: {error}", path.display())]
+    Read { name: String, path: PathBuf, error: std::io::Error },
     #[error("kv store `{name}`: file name {} is not valid UTF-8; keys are strings", path.display())]
     NonUtf8Name { name: String, path: PathBuf },
     #[error("kv store `{name}`: {total} bytes of keys and values exceed the {MAX_CONTENTS}-byte limit of a 32-bit memory")]
@@ -69,7 +69,7 @@ pub fn read_dir(name: &str, dir: &Path) -> Result<Vec<Entry>, KvError> {
     let mut entries = Vec::new();
     let mut pending = vec![(dir.to_path_buf(), String::new())];
     while let Some((path, prefix)) = pending.pop() {
-        let read_err = |source| KvError::Read { name: name.into(), path: path.clone(), source };
+        let read_err = |error| KvError::Read { name: name.into(), path: path.clone(), error };
         for child in std::fs::read_dir(&path).map_err(read_err)? {
             let child = child.map_err(read_err)?;
             let child_path = child.path();
@@ -79,12 +79,12 @@ pub fn read_dir(name: &str, dir: &Path) -> Result<Vec<Entry>, KvError> {
                 .map_err(|_| KvError::NonUtf8Name { name: name.into(), path: child_path.clone() })?;
             let key = format!("{prefix}{file_name}");
             let meta = std::fs::metadata(&child_path)
-                .map_err(|source| KvError::Read { name: name.into(), path: child_path.clone(), source })?;
+                .map_err(|error| KvError::Read { name: name.into(), path: child_path.clone(), error })?;
             if meta.is_dir() {
                 pending.push((child_path, format!("{key}/")));
             } else if meta.is_file() {
                 let value = std::fs::read(&child_path)
-                    .map_err(|source| KvError::Read { name: name.into(), path: child_path.clone(), source })?;
+                    .map_err(|error| KvError::Read { name: name.into(), path: child_path.clone(), error })?;
                 entries.push(Entry { key, value });
             }
         }

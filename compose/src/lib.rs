@@ -43,16 +43,16 @@ pub enum ComposeError {
     Cargo(#[from] cargo::CargoError),
     #[error(transparent)]
     Kv(#[from] kv::KvError),
-    #[error("component `{name}`: {source}")]
-    Component { name: String, source: component::FileError },
+    #[error("component `{name}`: {error}")]
+    Component { name: String, error: component::FileError },
     #[error(transparent)]
     Wiring(#[from] wiring::WiringError),
     #[error(transparent)]
     Graph(#[from] graph::GraphError),
     #[error("the composition imports `{import}`, which the `{target}` target does not provide: {hint}")]
     HostLacks { import: String, target: String, hint: String },
-    #[error("cannot write {}: {source}", path.display())]
-    Write { path: PathBuf, source: std::io::Error },
+    #[error("cannot write {}: {error}", path.display())]
+    Write { path: PathBuf, error: std::io::Error },
 }
 
 /// A component of the manifest with its bytes at hand.
@@ -109,7 +109,7 @@ pub fn load_parts(manifest: &Manifest, progress: &mut dyn FnMut(&str, String)) -
         };
         let info = ComponentInfo::read(&bytes).map_err(|reason| ComposeError::Component {
             name: spec.name.clone(),
-            source: component::FileError::NotAComponent { path: file.clone().unwrap_or_default(), reason },
+            error: component::FileError::NotAComponent { path: file.clone().unwrap_or_default(), reason },
         })?;
         parts.push(LoadedPart { name: spec.name.clone(), source: spec.source.clone(), bytes, info, file });
     }
@@ -117,7 +117,7 @@ pub fn load_parts(manifest: &Manifest, progress: &mut dyn FnMut(&str, String)) -
 }
 
 fn read_component_file(name: &str, file: &Path) -> Result<(Vec<u8>, ComponentInfo), ComposeError> {
-    ComponentInfo::read_file(file).map_err(|source| ComposeError::Component { name: name.into(), source })
+    ComponentInfo::read_file(file).map_err(|error| ComposeError::Component { name: name.into(), error })
 }
 
 /// Wires and encodes the parts of a manifest for a target whose host provides `host`.
@@ -198,7 +198,7 @@ pub fn output_path(manifest: &Manifest) -> PathBuf {
 /// Writes `bytes` to `path` through a temporary file, so that a failed write never leaves a
 /// half-written component where a good one was.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ComposeError> {
-    let write_err = |source| ComposeError::Write { path: path.to_path_buf(), source };
+    let write_err = |error| ComposeError::Write { path: path.to_path_buf(), error };
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(write_err)?;
     }

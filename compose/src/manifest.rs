@@ -186,8 +186,8 @@ impl fmt::Display for Source {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ManifestError {
-    #[error("cannot read {}: {source}", file.display())]
-    Read { file: PathBuf, source: std::io::Error },
+    #[error("cannot read {}: {error}", file.display())]
+    Read { file: PathBuf, error: std::io::Error },
     #[error("{}: {message}", file.display())]
     Syntax { file: PathBuf, message: String },
     #[error(
@@ -220,9 +220,9 @@ pub enum ManifestError {
 impl Manifest {
     /// Reads and checks the manifest at `file`.
     pub fn load(file: &Path) -> Result<Self, ManifestError> {
-        let text = std::fs::read_to_string(file).map_err(|source| ManifestError::Read {
+        let text = std::fs::read_to_string(file).map_err(|error| ManifestError::Read {
             file: file.to_path_buf(),
-            source,
+            error,
         })?;
         let file = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
         Self::parse(&text, &file)

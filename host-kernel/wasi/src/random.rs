@@ -1,5 +1,10 @@
-//! `wasi:random`: `random` from [`Platform::secure_random`], `insecure` from
-//! [`Platform::insecure_random`], and `insecure-seed` from [`Platform::insecure_seed`].
+//! `wasi:random`: `random` from the platform's secure generator ([`Platform::secure_random`]),
+//! `insecure` from [`Platform::insecure_random`], and `insecure-seed` from
+//! [`Platform::insecure_seed`].
+//!
+//! [`Platform::secure_random`]: crate::Platform::secure_random
+//! [`Platform::insecure_random`]: crate::Platform::insecure_random
+//! [`Platform::insecure_seed`]: crate::Platform::insecure_seed
 //!
 //! As in wasmtime-wasi, asking for more than [`MAX_RANDOM_BYTES`] at once traps.
 

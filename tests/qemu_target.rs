@@ -1,0 +1,209 @@
+//! The qemu target through the real CLI: images built from the examples and from small
+//! components, booted under real QEMU (microvm, TCG), with every way a run can end.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use common::*;
+
+/// Every example, on both targets: the same standard output and the same exit status.
+#[test]
+fn every_example_runs_the_same_on_unix_and_qemu() {
+    let mut examples: Vec<PathBuf> = std::fs::read_dir(repo().join("examples"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("unikernel.toml").is_file())
+        .collect();
+    examples.sort();
+    assert!(examples.len() >= 2, "examples found: {examples:?}");
+    for example in examples {
+        let dir = example.display().to_string();
+        let unix = morgana(&["run", &dir, "--target", "unix", "--", "first", "second arg"]);
+        let qemu = morgana(&["run", &dir, "--target", "qemu", "--", "first", "second arg"]);
+        assert_eq!(unix.status, qemu.status, "{dir}: status differs\nunix:\n{}\nqemu:\n{}", unix.stderr, qemu.stderr);
+        assert_eq!(unix.stdout, qemu.stdout, "{dir}: stdout differs\nqemu stderr:\n{}", qemu.stderr);
+        assert!(!qemu.stdout.is_empty(), "{dir} printed nothing");
+    }
+}
+
+#[test]
+fn arguments_and_environment_reach_the_guest_from_the_command_line() {
+    let run = morgana(&["run", "examples/hello", "--target", "qemu", "--env", "GREETING=Ahoy", "--env", "NEW=x y", "--", "--exit", "3"]);
+    assert_eq!(run.status, 1, "exit(3) is status 1 under WASI 0.2, as on unix\n{}", run.stderr);
+    assert!(run.stdout.contains("Ahoy from hello!"), "{}", run.stdout);
+    assert!(run.stdout.contains("env: NEW=x y"), "{}", run.stdout);
+    assert!(run.stdout.contains(r#"args: ["--exit", "3"]"#), "{}", run.stdout);
+    assert!(run.stderr.contains("hello: exiting with status 3"), "{}", run.stderr);
+}
+
+/// Writes a command component whose `run` executes `body`; it imports nothing, so the
+/// kernel links no WASI package but `wasi:io`.
+fn command_file(scratch: &Scratch, name: &str, body: &str) -> String {
+    scratch.file(&format!("{name}.wat"), command_wat(body)).display().to_string()
+}
+
+#[test]
+fn traps_are_reported_like_on_unix() {
+    let scratch = Scratch::new();
+    let cases = [
+        ("unreachable", "unreachable", "unreachable"),
+        ("divide", "i32.const 1 i32.const 0 i32.div_u", "divide by zero"),
+        ("bounds", "i32.const 0x7fffff00 i32.load", "out of bounds memory access"),
+        ("overflow", "call $deep", "call stack exhausted"),
+    ];
+    for (name, body, message) in cases {
+        let wat = command_wat(body).replace("(core module $m", "(core module $m (memory 1)");
+        let file = scratch.file(&format!("{name}.wat"), wat).display().to_string();
+        let run = morgana(&["run", &file, "--target", "qemu"]);
+        assert_eq!(run.status, 134, "{name}: {}", run.stderr);
+        assert!(run.stderr.contains("the application trapped"), "{name}: {}", run.stderr);
+        assert!(run.stderr.contains(message), "{name}: {}", run.stderr);
+        assert!(run.stderr.contains("deep"), "{name}: the backtrace names the function:\n{}", run.stderr);
+        let unix = morgana(&["run", &file, "--target", "unix"]);
+        assert_eq!(unix.status, 134, "{name} on unix: {}", unix.stderr);
+        assert!(unix.stderr.contains(message), "{name} on unix: {}", unix.stderr);
+    }
+}
+
+#[test]
+fn a_runaway_component_is_stopped_by_its_timeout() {
+    let scratch = Scratch::new();
+    let spin = command_file(&scratch, "spin", "(loop br 0) i32.const 0");
+    let started = std::time::Instant::now();
+    let run = morgana(&["run", &spin, "--target", "qemu", "--timeout", "700ms"]);
+    assert_eq!(run.status, 124, "{}", run.stderr);
+    assert!(run.stderr.contains("timeout of 700 ms"), "{}", run.stderr);
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+
+    let unix = morgana(&["run", &spin, "--target", "unix", "--timeout", "700ms"]);
+    assert_eq!(unix.status, 124, "{}", unix.stderr);
+    assert!(unix.stderr.contains("timeout of 700 ms"), "{}", unix.stderr);
+
+    // The manifest's [run] timeout is baked into the image.
+    let manifest = scratch.manifest("name = \"spin\"\n[components.spin]\nwasm = \"spin.wat\"\n[run]\ntimeout = \"500ms\"\n");
+    let run = morgana(&["run", &manifest, "--target", "qemu"]);
+    assert_eq!(run.status, 124, "{}", run.stderr);
+    assert!(run.stderr.contains("timeout of 500 ms"), "{}", run.stderr);
+}
+
+/// Boots an image with plain QEMU, as a user of `qemu-system-x86_64 -kernel` would.
+fn boot_with_qemu(image: &Path, cpu: &str) -> (i32, String, String) {
+    let output = Command::new("qemu-system-x86_64")
+        .args(["-M", "microvm,x-option-roms=off,pit=on,pic=off,rtc=on", "-accel", "tcg", "-cpu", cpu])
+        .args(["-m", "128M", "-display", "none", "-no-reboot", "-nodefaults", "-serial", "stdio"])
+        .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"])
+        .args(["-chardev", "file,id=err,path=/dev/stderr", "-device", "isa-serial,chardev=err,iobase=0x2f8,irq=3"])
+        .arg("-kernel")
+        .arg(image)
+        .stdin(Stdio::null())
+        .output()
+        .expect("qemu-system-x86_64 runs");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn hello_image(scratch: &Scratch) -> PathBuf {
+    let image = scratch.path().join("hello.img");
+    morgana(&["build", "examples/hello", "--target", "qemu", "-o", &image.display().to_string()]).assert_success();
+    image
+}
+
+#[test]
+fn an_image_boots_with_plain_qemu() {
+    let scratch = Scratch::new();
+    let image = hello_image(&scratch);
+    let (status, stdout, stderr) = boot_with_qemu(&image, "max");
+    assert_eq!(status, 1, "isa-debug-exit status 0 is QEMU status 1\n{stderr}");
+    assert!(stdout.contains("Hello from hello!"), "{stdout}");
+}
+
+#[test]
+fn a_corrupted_image_is_refused() {
+    let scratch = Scratch::new();
+    let image = hello_image(&scratch);
+    let mut bytes = std::fs::read(&image).unwrap();
+    let payload = morgana_aot::elf::find_payload(&bytes).unwrap();
+    bytes[payload.start + payload.len() / 2] ^= 0x40;
+    let corrupted = scratch.file("corrupted.img", &bytes);
+
+    // morgana checks before booting...
+    morgana(&["run", &corrupted.display().to_string(), "--target", "qemu"]).assert_failure_mentioning(&["corrupted"]);
+    morgana(&["inspect", &corrupted.display().to_string()]).assert_failure_mentioning(&["corrupted"]);
+    // ...and the kernel checks again at boot.
+    let (status, stdout, stderr) = boot_with_qemu(&corrupted, "max");
+    assert_eq!(status, morgana_image::exit::qemu_status(morgana_image::exit::BAD_IMAGE), "{stderr}");
+    assert!(stderr.contains("corrupted"), "{stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+
+    // A file that is not an image at all.
+    let truncated = scratch.file("truncated.img", &bytes[..1000]);
+    morgana(&["run", &truncated.display().to_string(), "--target", "qemu"]).assert_failure_mentioning(&["ELF"]);
+}
+
+/// Rewrites the image's precompiled component as if another wasmtime version had made it.
+fn image_from_another_wasmtime(image: &Path, out: &Path) {
+    let bytes = std::fs::read(image).unwrap();
+    let range = morgana_aot::elf::find_payload(&bytes).unwrap();
+    let payload = morgana_aot::Payload::decode(&bytes[range.clone()]).unwrap();
+    let mut component = payload.component.to_vec();
+    // wasmtime records its major version in the engine section: format byte 0, length, text.
+    let major = morgana_image::WASMTIME_VERSION.split('.').next().unwrap();
+    let recorded = [&[0u8, major.len() as u8][..], major.as_bytes()].concat();
+    let at = component.windows(recorded.len()).position(|w| w == recorded).expect("the version is recorded");
+    component[at + 2..at + 4].copy_from_slice(b"47");
+    let forged = morgana_aot::Payload { component: &component, ..payload.clone() };
+    std::fs::write(out, morgana_aot::elf::replace_payload(&bytes, &forged.encode()).unwrap()).unwrap();
+}
+
+#[test]
+fn an_incompatible_precompiled_component_is_refused_at_boot() {
+    let scratch = Scratch::new();
+    let image = hello_image(&scratch);
+    let forged = scratch.path().join("forged.img");
+    image_from_another_wasmtime(&image, &forged);
+    let run = morgana(&["run", &forged.display().to_string(), "--target", "qemu"]);
+    run.assert_failure_mentioning(&["cannot run on this machine", "incompatible version '47'"]);
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+
+    // Code compiled for SSE4 does not run on a CPU without it: the kernel says which feature.
+    let (status, stdout, stderr) = boot_with_qemu(&image, "qemu64");
+    assert_eq!(status, morgana_image::exit::qemu_status(morgana_image::exit::INCOMPATIBLE), "{stderr}");
+    assert!(stderr.contains("not available"), "{stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+}
+
+#[test]
+fn an_import_the_kernel_cannot_provide_stops_the_build() {
+    let scratch = Scratch::new();
+    let sockets = scratch.file(
+        "sockets.wat",
+        command_wat("i32.const 0").replace("(core module", "(import \"wasi:sockets/tcp@0.2.0\" (instance))\n(core module"),
+    );
+    let run = morgana(&["build", &sockets.display().to_string(), "--target", "qemu"]);
+    run.assert_failure_mentioning(&["wasi:sockets/tcp@0.2.0", "qemu"]);
+    assert!(!scratch.path().join("sockets.img").exists());
+}
+
+#[test]
+fn inspect_shows_what_is_inside_an_image() {
+    let scratch = Scratch::new();
+    let image = hello_image(&scratch);
+    let run = morgana(&["inspect", &image.display().to_string()]);
+    run.assert_success();
+    for needle in ["kernel", "wasmtime   48.0.8", "x86_64-unknown-none", "app        hello", "wasi:cli/stdout", "GREETING=Hello"] {
+        assert!(run.stdout.contains(needle), "missing {needle:?}:\n{}", run.stdout);
+    }
+    assert!(!run.stdout.contains("wasi:random/random"), "hello imports no randomness:\n{}", run.stdout);
+}
+
+#[test]
+fn too_little_memory_is_reported() {
+    let run = morgana(&["run", "examples/hello", "--target", "qemu", "--memory", "4M"]);
+    assert_ne!(run.status, 0);
+    assert!(run.stderr.contains("memory"), "{}", run.stderr);
+}
