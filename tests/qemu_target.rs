@@ -207,3 +207,18 @@ fn too_little_memory_is_reported() {
     assert_ne!(run.status, 0);
     assert!(run.stderr.contains("memory"), "{}", run.stderr);
 }
+
+#[test]
+fn sleeping_halts_the_cpu_instead_of_spinning() {
+    let run = morgana(&["run", "examples/hello", "--target", "qemu", "--verbose"]);
+    run.assert_success();
+    assert!(run.stdout.contains("slept at least 20 ms: yes"), "{}", run.stdout);
+    let line = run.stderr.lines().find(|l| l.contains("[kernel]") && l.contains(" exit (halted")).unwrap_or_else(|| {
+        panic!("no exit line in the kernel log:\n{}", run.stderr);
+    });
+    let halted_ms: u64 = line.split(", ").nth(1).and_then(|rest| rest.split(' ').next()).and_then(|n| n.parse().ok()).unwrap();
+    assert!(halted_ms >= 15, "the 20 ms sleep should be spent halted: {line}");
+    for step in ["booted", "component entry"] {
+        assert!(run.stderr.contains(step), "{step} missing:\n{}", run.stderr);
+    }
+}

@@ -56,8 +56,9 @@ struct Stop(u8, String);
 pub fn main(boot_tsc: u64) -> ! {
     COM1.init();
     COM2.init();
-    gdt::load();
+    // The IDT first: a fault while loading the GDT is then reported, not a triple fault.
     idt::load();
+    gdt::load();
     let status = match boot(boot_tsc) {
         Ok(status) => status,
         Err(Stop(status, message)) => {
@@ -145,7 +146,8 @@ fn boot(boot_tsc: u64) -> Result<u8, Stop> {
     let platform = Arc::new(KernelPlatform { random });
     let result = run(payload.component, platform, args, env, timeout_ms, verbose.then_some(tsc_hz), boot_tsc);
     if verbose {
-        kprintln!("[kernel] t={}us exit", since_boot_us(tsc_hz));
+        let (halts, halted_ns) = time::halt_stats();
+        kprintln!("[kernel] t={}us exit (halted {halts} times, {} ms in all)", since_boot_us(tsc_hz), halted_ns / 1_000_000);
     }
     result
 }

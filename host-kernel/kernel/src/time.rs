@@ -15,6 +15,9 @@ static WAKE_DEADLINE: AtomicU64 = AtomicU64::new(u64::MAX);
 static EPOCH_PERIOD: AtomicU64 = AtomicU64::new(0);
 static NEXT_EPOCH: AtomicU64 = AtomicU64::new(u64::MAX);
 
+static HALTS: AtomicU64 = AtomicU64::new(0);
+static HALTED_NS: AtomicU64 = AtomicU64::new(0);
+
 /// The epoch tick: a timeout is counted in these.
 pub const EPOCH_TICK_NS: u64 = 10_000_000;
 
@@ -65,6 +68,13 @@ pub fn idle() {
         apic::arm(next.saturating_sub(now));
     }
     cpu::enable_interrupts_and_halt();
+    HALTS.fetch_add(1, Ordering::Relaxed);
+    HALTED_NS.fetch_add(now_ns().saturating_sub(now), Ordering::Relaxed);
+}
+
+/// How often the CPU halted in [`idle`], and for how long in total (ns).
+pub fn halt_stats() -> (u64, u64) {
+    (HALTS.load(Ordering::Relaxed), HALTED_NS.load(Ordering::Relaxed))
 }
 
 /// Starts ticking the epoch every [`EPOCH_TICK_NS`].

@@ -76,7 +76,7 @@ pub fn load() {
             "ltr {tss:x}",
             pointer = in(reg) &pointer,
             code = in(reg) CODE as u64,
-            tmp = lateout(reg) _,
+            tmp = out(reg) _,
             tss = in(reg) TSS,
         );
     }
