@@ -142,16 +142,10 @@ enum Target {
 impl Target {
     fn host(self) -> morgana_compose::HostInterfaces {
         match self {
-            Target::Unix => morgana_compose::HostInterfaces {
-                target: "unix",
-                interfaces: morgana_unix::HOST_INTERFACES,
-                version_line: morgana_unix::HOST_VERSION_LINE,
-            },
-            Target::Qemu => morgana_compose::HostInterfaces {
-                target: "qemu",
-                interfaces: morgana_aot::kernel::HOST_INTERFACES,
-                version_line: morgana_aot::kernel::HOST_VERSION_LINE,
-            },
+            Target::Unix => morgana_compose::HostInterfaces { target: "unix", packages: morgana_unix::HOST_PACKAGES },
+            Target::Qemu => {
+                morgana_compose::HostInterfaces { target: "qemu", packages: morgana_aot::kernel::HOST_PACKAGES }
+            }
         }
     }
 }

@@ -75,7 +75,7 @@ pub fn build_image(input: &Input, small: bool, output: Option<PathBuf>) -> Resul
         env: app.env.clone(),
         timeout_ms: app.timeout_ms,
         memory_mib: app.memory_mib,
-        host_interfaces: morgana_aot::kernel::interfaces_of(&features),
+        host_interfaces: morgana_compose::host::interfaces_of(&morgana_aot::kernel::packages_of(&features)),
         component_size: bytes.len() as u64,
     };
 

@@ -9,32 +9,9 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-/// The interfaces the kernel implements, without version (any 0.2.x is accepted).
-pub const HOST_INTERFACES: &[&str] = &[
-    "wasi:cli/environment",
-    "wasi:cli/exit",
-    "wasi:cli/stdin",
-    "wasi:cli/stdout",
-    "wasi:cli/stderr",
-    "wasi:cli/terminal-input",
-    "wasi:cli/terminal-output",
-    "wasi:cli/terminal-stdin",
-    "wasi:cli/terminal-stdout",
-    "wasi:cli/terminal-stderr",
-    "wasi:clocks/monotonic-clock",
-    "wasi:clocks/wall-clock",
-    "wasi:filesystem/types",
-    "wasi:filesystem/preopens",
-    "wasi:io/error",
-    "wasi:io/poll",
-    "wasi:io/streams",
-    "wasi:random/random",
-    "wasi:random/insecure",
-    "wasi:random/insecure-seed",
-];
-
-/// Which versions of [`HOST_INTERFACES`] the kernel accepts.
-pub const HOST_VERSION_LINE: &str = "0.2";
+/// The WASI 0.2 packages the kernel implements (any 0.2.x version), each a cargo feature
+/// `wasi-NAME`.
+pub const HOST_PACKAGES: &[&str] = &["wasi:cli", "wasi:clocks", "wasi:filesystem", "wasi:io", "wasi:random"];
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -61,28 +38,20 @@ pub fn features_for<'a>(imports: impl IntoIterator<Item = &'a str>) -> Result<Ve
     let mut features = vec!["wasi-io".to_string()];
     for import in imports {
         let (base, version) = import.split_once('@').unwrap_or((import, ""));
-        let on_line = version == HOST_VERSION_LINE || version.starts_with(&format!("{HOST_VERSION_LINE}."));
-        if !HOST_INTERFACES.contains(&base) || !on_line {
+        let package = base.split('/').next().unwrap_or_default();
+        if !HOST_PACKAGES.contains(&package) || !(version == "0.2" || version.starts_with("0.2.")) {
             return Err(KernelError::Unsupported { import: import.to_string() });
         }
-        let package = base.trim_start_matches("wasi:").split('/').next().unwrap_or_default();
-        features.push(format!("wasi-{package}"));
+        features.push(format!("wasi-{}", package.trim_start_matches("wasi:")));
     }
     features.sort();
     features.dedup();
     Ok(features)
 }
 
-/// The host interfaces compiled in with `features`, for the image's record.
-pub fn interfaces_of(features: &[String]) -> Vec<String> {
-    HOST_INTERFACES
-        .iter()
-        .filter(|i| {
-            let package = i.trim_start_matches("wasi:").split('/').next().unwrap_or_default();
-            features.iter().any(|f| f.strip_prefix("wasi-") == Some(package))
-        })
-        .map(|i| i.to_string())
-        .collect()
+/// The packages compiled in with `features`.
+pub fn packages_of(features: &[String]) -> Vec<&'static str> {
+    HOST_PACKAGES.iter().copied().filter(|p| features.iter().any(|f| f.strip_prefix("wasi-") == p.strip_prefix("wasi:"))).collect()
 }
 
 /// Builds the kernel in `dir` with `features` (cargo profile `profile`) and returns its bytes.
@@ -144,8 +113,7 @@ mod tests {
             features_for(["wasi:cli/stdout@0.2.6", "wasi:io/streams@0.2.0", "wasi:cli/environment@0.2.6"]).unwrap();
         assert_eq!(features, vec!["wasi-cli", "wasi-io"]);
         assert_eq!(features_for([]).unwrap(), vec!["wasi-io"]);
-        assert!(interfaces_of(&features).contains(&"wasi:cli/stdout".to_string()));
-        assert!(!interfaces_of(&features).contains(&"wasi:random/random".to_string()));
+        assert_eq!(packages_of(&features), vec!["wasi:cli", "wasi:io"]);
         let err = features_for(["wasi:sockets/tcp@0.2.0"]).unwrap_err();
         assert!(err.to_string().contains("wasi:sockets/tcp@0.2.0"), "{err}");
         assert!(features_for(["wasi:cli/stdout@0.3.0"]).is_err());

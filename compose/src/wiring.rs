@@ -189,7 +189,7 @@ fn resolve_import(
                     import: import.to_string(),
                     target: host.target.to_string(),
                     packages: host.packages().iter().map(|p| p.to_string()).collect(),
-                    line: host.version_line.to_string(),
+                    line: crate::host::WASI_VERSION_LINE.to_string(),
                 });
             }
             return Ok(wire(Provider::Host, true));
@@ -256,7 +256,8 @@ pub fn unsatisfied_hint(nodes: &[Node<'_>], import: &str, host: &HostInterfaces)
     if host.provides_other_version(import) {
         return format!(
             "the `{}` target provides `{base}` only at version {}.x; rebuild the component against that version of WASI",
-            host.target, host.version_line
+            host.target,
+            crate::host::WASI_VERSION_LINE
         );
     }
     if base == "morgana:kv/store" {
@@ -266,7 +267,7 @@ pub fn unsatisfied_hint(nodes: &[Node<'_>], import: &str, host: &HostInterfaces)
         "no component in the manifest exports it and the `{}` target does not provide it (it provides {} at version {}.x); add a component that exports it under [components]",
         host.target,
         and_list(&host.packages().iter().map(|p| p.to_string()).collect::<Vec<_>>()),
-        host.version_line
+        crate::host::WASI_VERSION_LINE
     )
 }
 
@@ -347,11 +348,7 @@ mod tests {
     use super::*;
     use crate::component::Item;
 
-    const HOST: HostInterfaces = HostInterfaces {
-        target: "unix",
-        interfaces: &["wasi:cli/stdout", "wasi:cli/run"],
-        version_line: "0.2",
-    };
+    const HOST: HostInterfaces = HostInterfaces { target: "unix", packages: &["wasi:cli"] };
 
     fn info(imports: &[&str], exports: &[&str]) -> ComponentInfo {
         let items = |names: &[&str]| {

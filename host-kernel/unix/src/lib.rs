@@ -2,7 +2,7 @@
 //! under wasmtime with wasmtime-wasi's WASI 0.2 host.
 //!
 //! It promises what `wasmtime run` promises for the same component: the same host interfaces
-//! ([`HOST_INTERFACES`]), standard streams inherited, arguments and environment as given, the
+//! ([`HOST_PACKAGES`]), standard streams inherited, arguments and environment as given, the
 //! exit status as wasmtime reports it (`wasi:cli/exit` carries ok or err, so 0 or 1), and a
 //! trap reported with its message and wasm backtrace and status [`TRAP_EXIT_STATUS`]. The
 //! network is reachable only when the caller allows it.
@@ -17,39 +17,8 @@ use wasmtime::{Config, Engine, Store};
 use wasmtime_wasi::p2::bindings::sync::Command;
 use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxView, WasiView};
 
-/// The interfaces this target's host provides (wasmtime-wasi 48's WASI 0.2), without version.
-pub const HOST_INTERFACES: &[&str] = &[
-    "wasi:cli/environment",
-    "wasi:cli/exit",
-    "wasi:cli/stdin",
-    "wasi:cli/stdout",
-    "wasi:cli/stderr",
-    "wasi:cli/terminal-input",
-    "wasi:cli/terminal-output",
-    "wasi:cli/terminal-stdin",
-    "wasi:cli/terminal-stdout",
-    "wasi:cli/terminal-stderr",
-    "wasi:clocks/monotonic-clock",
-    "wasi:clocks/wall-clock",
-    "wasi:filesystem/types",
-    "wasi:filesystem/preopens",
-    "wasi:io/error",
-    "wasi:io/poll",
-    "wasi:io/streams",
-    "wasi:random/random",
-    "wasi:random/insecure",
-    "wasi:random/insecure-seed",
-    "wasi:sockets/network",
-    "wasi:sockets/instance-network",
-    "wasi:sockets/tcp",
-    "wasi:sockets/tcp-create-socket",
-    "wasi:sockets/udp",
-    "wasi:sockets/udp-create-socket",
-    "wasi:sockets/ip-name-lookup",
-];
-
-/// Which versions of [`HOST_INTERFACES`] are provided: any 0.2.x.
-pub const HOST_VERSION_LINE: &str = "0.2";
+/// The WASI 0.2 packages this target's host provides (wasmtime-wasi 48, any 0.2.x version).
+pub const HOST_PACKAGES: &[&str] = &["wasi:cli", "wasi:clocks", "wasi:filesystem", "wasi:io", "wasi:random", "wasi:sockets"];
 
 /// The status of a run that trapped, as the wasmtime CLI reports it on Unix (128 + SIGABRT).
 pub const TRAP_EXIT_STATUS: i32 = 134;
@@ -288,10 +257,9 @@ mod tests {
     fn every_listed_host_interface_is_linked() {
         // Import each listed interface (as an empty instance type, which any instance satisfies)
         // and check the linker accepts them all.
-        let imports: String = HOST_INTERFACES
-            .iter()
-            .map(|i| format!("(import \"{i}@0.2.0\" (instance))\n"))
-            .collect();
+        let host = morgana_compose::HostInterfaces { target: "unix", packages: HOST_PACKAGES };
+        let imports: String =
+            host.interfaces().iter().map(|i| format!("(import \"{i}@0.2.0\" (instance))\n")).collect();
         let bytes = wat::parse_str(format!(
             r#"(component {imports}
                 (core module $m (func (export "run") (result i32) i32.const 0))
