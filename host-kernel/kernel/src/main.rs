@@ -100,7 +100,7 @@ fn boot(boot_tsc: u64) -> Result<u8, Stop> {
     let payload = Payload::decode(payload_bytes).map_err(|e| Stop(exit::BAD_IMAGE, e.to_string()))?;
 
     // Clocks: the TSC's rate against the PIT, the wall clock from the RTC.
-    let tsc_hz = pit::measure_tsc_hz(10).unwrap_or_else(|| {
+    let tsc_hz = pit::measure_tsc_hz(5).unwrap_or_else(|| {
         kprintln!("morgana kernel: warning: no PIT to measure the TSC against; assuming 1 GHz");
         1_000_000_000
     });
@@ -110,7 +110,7 @@ fn boot(boot_tsc: u64) -> Result<u8, Stop> {
     });
     time::init(boot_tsc, tsc_hz, wall);
     apic::init();
-    apic::calibrate(tsc_hz / 1000, 2);
+    apic::calibrate(tsc_hz / 1000, 1);
     cpu::enable_interrupts();
 
     let random = random::Random::new();
@@ -175,9 +175,15 @@ fn run(
 ) -> Result<u8, Stop> {
     let host_error = |e: wasmtime::Error| Stop(exit::HOST_ERROR, alloc::format!("{e:?}"));
     let engine = runtime::engine().map_err(host_error)?;
+    if let Some(hz) = verbose_tsc_hz {
+        kprintln!("[kernel] t={}us engine ready", (cpu::rdtsc() - boot_tsc) as u128 * 1_000_000 / hz as u128);
+    }
     let component = runtime::load_component(engine, precompiled).map_err(|e| {
         Stop(exit::INCOMPATIBLE, alloc::format!("the image's component cannot run on this machine: {e:#}"))
     })?;
+    if let Some(hz) = verbose_tsc_hz {
+        kprintln!("[kernel] t={}us component loaded", (cpu::rdtsc() - boot_tsc) as u128 * 1_000_000 / hz as u128);
+    }
     let run_export = component
         .component_type()
         .exports(engine)
