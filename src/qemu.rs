@@ -144,6 +144,7 @@ pub fn run(image: &Path, env: Vec<(String, String)>, args: Vec<String>, options:
         timeout_ms: options.timeout,
         wall_clock: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok().map(|d| d.as_secs()),
         verbose: options.verbose,
+        virtio_mmio: Vec::new(),
         unknown: Vec::new(),
     };
     let mut qemu = Command::new("qemu-system-x86_64");

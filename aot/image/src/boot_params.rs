@@ -25,6 +25,9 @@ pub struct BootParams {
     pub wall_clock: Option<u64>,
     /// `verbose`: the kernel reports its boot steps with timestamps on the console.
     pub verbose: bool,
+    /// `virtio_mmio.device=SIZE@BASE:IRQ`, as QEMU's microvm announces its virtio-mmio devices
+    /// (with ACPI off): (base address, interrupt line). Read, never written by `encode`.
+    pub virtio_mmio: Vec<(u64, u32)>,
     /// Tokens the kernel does not know, kept to warn about.
     pub unknown: Vec<String>,
 }
@@ -83,11 +86,22 @@ impl BootParams {
                 }
                 "timeout-ms" => params.timeout_ms = Some(value.parse().map_err(|_| bad("expected milliseconds"))?),
                 "wall-clock" => params.wall_clock = Some(value.parse().map_err(|_| bad("expected seconds"))?),
+                "virtio_mmio.device" => {
+                    params.virtio_mmio.push(parse_virtio_mmio(&value).ok_or_else(|| bad("expected SIZE@BASE:IRQ"))?)
+                }
                 _ => params.unknown.push(token.into()),
             }
         }
         Ok(params)
     }
+}
+
+/// `512@0xfeb00e00:12` → (0xfeb00e00, 12).
+fn parse_virtio_mmio(value: &str) -> Option<(u64, u32)> {
+    let (_size, rest) = value.split_once('@')?;
+    let (base, irq) = rest.split_once(':')?;
+    let base = u64::from_str_radix(base.strip_prefix("0x").unwrap_or(base), 16).ok()?;
+    Some((base, irq.parse().ok()?))
 }
 
 fn percent_encode(s: &str) -> String {
@@ -132,6 +146,7 @@ mod tests {
             timeout_ms: Some(5000),
             wall_clock: Some(1_764_000_000),
             verbose: true,
+            virtio_mmio: vec![],
             unknown: vec![],
         };
         let line = params.encode();
@@ -145,6 +160,8 @@ mod tests {
         assert!(BootParams::parse("arg=%zz").is_err());
         assert!(BootParams::parse("arg=%c3").is_err(), "truncated UTF-8");
         assert!(BootParams::parse("timeout-ms=soon").is_err());
+        let p = BootParams::parse("arg=y virtio_mmio.device=512@0xfeb00e00:12").unwrap();
+        assert_eq!(p.virtio_mmio, vec![(0xfeb0_0e00, 12)]);
         let p = BootParams::parse("console=ttyS0 quiet arg=x").unwrap();
         assert_eq!(p.unknown, vec!["console=ttyS0", "quiet"]);
         assert_eq!(p.args, vec!["x"]);

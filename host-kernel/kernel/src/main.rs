@@ -24,6 +24,8 @@ mod console;
 #[allow(unsafe_code)]
 mod drivers;
 mod fault;
+#[cfg(feature = "net")]
+mod net;
 mod platform;
 mod random;
 #[allow(unsafe_code)]

@@ -70,6 +70,15 @@ pub fn arm(nanoseconds: u64) {
     write(REG_INITIAL_COUNT, ticks);
 }
 
+/// Device interrupts seen: the CPU woke for each; whoever polls the device looks at it.
+pub static DEVICE_INTERRUPTS: AtomicU64 = AtomicU64::new(0);
+
+/// A device's interrupt (from the interrupt stub): acknowledged here, handled by the poller.
+pub fn device_interrupt() {
+    write(REG_EOI, 0);
+    DEVICE_INTERRUPTS.fetch_add(1, Ordering::Relaxed);
+}
+
 /// Called from the interrupt stub.
 pub fn timer_interrupt() {
     write(REG_EOI, 0);

@@ -9,6 +9,8 @@ use super::gdt::EMERGENCY_IST;
 
 /// The local APIC timer's vector.
 pub const TIMER_VECTOR: u8 = 0x20;
+/// The network device's vector.
+pub const NET_VECTOR: u8 = 0x30;
 /// The local APIC's spurious-interrupt vector.
 pub const SPURIOUS_VECTOR: u8 = 0xFF;
 
@@ -92,6 +94,7 @@ global_asm!(
     STUB_ERR   30
     STUB_NOERR 31
     STUB_NOERR 32
+    STUB_NOERR 48
     STUB_NOERR 255
 
     isr_common:
@@ -142,12 +145,12 @@ global_asm!(
     .quad isr_stub_8, isr_stub_9, isr_stub_10, isr_stub_11, isr_stub_12, isr_stub_13, isr_stub_14, isr_stub_15
     .quad isr_stub_16, isr_stub_17, isr_stub_18, isr_stub_19, isr_stub_20, isr_stub_21, isr_stub_22, isr_stub_23
     .quad isr_stub_24, isr_stub_25, isr_stub_26, isr_stub_27, isr_stub_28, isr_stub_29, isr_stub_30, isr_stub_31
-    .quad isr_stub_32, isr_stub_255
+    .quad isr_stub_32, isr_stub_48, isr_stub_255
     "#
 );
 
 unsafe extern "C" {
-    static isr_stub_table: [u64; 34];
+    static isr_stub_table: [u64; 35];
 }
 
 #[repr(C, align(16))]
@@ -177,7 +180,8 @@ pub fn load() {
             idt[vector] = gate(stub, ist);
         }
         idt[TIMER_VECTOR as usize] = gate(stubs[32], 0);
-        idt[SPURIOUS_VECTOR as usize] = gate(stubs[33], 0);
+        idt[NET_VECTOR as usize] = gate(stubs[33], 0);
+        idt[SPURIOUS_VECTOR as usize] = gate(stubs[34], 0);
         #[repr(C, packed)]
         struct Pointer {
             limit: u16,
@@ -192,6 +196,7 @@ pub fn load() {
 extern "C" fn interrupt_dispatch(frame: &InterruptFrame) {
     match frame.vector as u8 {
         TIMER_VECTOR => super::apic::timer_interrupt(),
+        NET_VECTOR => super::apic::device_interrupt(),
         SPURIOUS_VECTOR => {}
         _ => crate::fault::cpu_exception(frame, super::cpu::cr2()),
     }

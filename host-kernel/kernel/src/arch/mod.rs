@@ -8,4 +8,6 @@ pub mod cpu;
 pub mod gdt;
 pub mod heap;
 pub mod idt;
+#[cfg(feature = "net")]
+pub mod ioapic;
 pub mod pvh;

@@ -1,7 +1,9 @@
 //! Devices, each behind a small safe interface: serial consoles, the PIT (to measure the
-//! TSC), the CMOS real-time clock, and QEMU's debug-exit port.
+//! TSC), the CMOS real-time clock, QEMU's debug-exit port, and virtio-net (feature `net`).
 
 pub mod debug_exit;
 pub mod pit;
 pub mod rtc;
 pub mod serial;
+#[cfg(feature = "net")]
+pub mod virtio_net;
