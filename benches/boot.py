@@ -6,7 +6,8 @@ same QEMU settings (TCG, -cpu max, -M microvm).
   1. Every example's image (`morgana build --target qemu`), booted by this script with the exact
      flags `morgana run` uses (src/qemu.rs) plus `-append verbose`. COM2 is read through a pipe
      and every line is timestamped as it arrives. From spawning QEMU:
-       (a) the kernel's first instruction = arrival of the first `[kernel] t=` line minus its t
+       (a) the kernel's first instruction = arrival of a `[kernel] t=` line minus its t (the
+           earliest over the boot's lines: printing a line and the pipe only add delay)
        (b) component entry                 = (a) + t of `component entry`
        (c) exit                            = (a) + t of `exit`
        (d) QEMU process exit               (waitpid returns)
@@ -60,7 +61,9 @@ PEER_TUNED_ARGS = "initcall_blacklist=cmos_init cryptomgr.notests"
 PEER_SERVERS = ["busybox", "nginx"]
 DEFAULT_MEMORY_MIB = 128  # src/qemu.rs DEFAULT_MEMORY_MIB
 KERNEL_LINE = re.compile(r"\[kernel\] t=(\d+)us (.*)")
-MORGANA = os.path.join(ROOT, "target", "release", "morgana")
+# A copy of target/release/morgana taken at the start, so that a rebuild during the run (say, by
+# `cargo test`) cannot mix two versions of morgana and its image format.
+MORGANA = os.path.join(OUT, "morgana")
 
 
 def progress(message):
@@ -104,10 +107,15 @@ def examples():
 
 
 def build_image(name, directory, small):
+    """Builds the example's image; returns (path, None) or (None, morgana's error)."""
     path = os.path.join(OUT, f"{name}{'-small' if small else ''}.img")
     cmd = [MORGANA, "build", directory, "--target", "qemu", "-o", path] + (["--small"] if small else [])
-    sh(*cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return path
+    done = subprocess.run(cmd, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          text=True)
+    if done.returncode != 0:
+        errors = [l for l in done.stderr.splitlines() if l.startswith("error")] or done.stderr.splitlines()[-1:]
+        return None, (errors[0] if errors else f"status {done.returncode}")
+    return path, None
 
 
 def inspect(image):
@@ -234,35 +242,34 @@ def boot(image, memory_mib, timeout=60.0):
 
 
 def kernel_timeline(result):
-    """Spawn-relative (a), (b), (c) and the kernel's own t values (ms) from a verbose boot."""
-    marks = {}
-    first = None
-    checks = []
+    """Spawn-relative (a), (b), (c) and the kernel's own steps from a verbose boot.
+
+    Every `[kernel] t=...` line gives an upper bound on the time of the kernel's first
+    instruction: its arrival minus its t (printing the line and the pipe only add delay). (a) is
+    the tightest bound, the minimum over the boot's lines; `first_line` is the bound from the
+    first line alone (the long `booted` line, which takes a couple of ms to print under TCG)."""
+    steps = []  # (label, t in ms)
+    bounds = []
     for arrival, line in result["lines"]:
         m = KERNEL_LINE.search(line)
         if not m:
             continue
         t = int(m.group(1)) / 1000.0
-        what = m.group(2)
-        if first is None:
-            first = arrival - t
-            marks["booted"] = t
-        elif what.startswith("component entry"):
-            marks["entry"] = t
-        elif what.startswith("exit"):
-            marks["exit"] = t
-        checks.append(arrival - t)  # every line's implied first-instruction time
-    if first is None or "entry" not in marks or "exit" not in marks:
+        label = m.group(2).split(":")[0].split(" (")[0].strip()
+        steps.append((label, t))
+        bounds.append(arrival - t)
+    times = dict(steps)
+    if not steps or "component entry" not in times or "exit" not in times:
         return None
+    first = min(bounds)
     return {
         "first": first,
-        "entry": first + marks["entry"],
-        "exit": first + marks["exit"],
+        "first_line": bounds[0],
+        "entry": first + times["component entry"],
+        "exit": first + times["exit"],
         "qemu_exit": result["exited"],
-        "t_booted": marks["booted"],
-        "t_entry": marks["entry"],
-        "t_exit": marks["exit"],
-        "skew": max(checks) - min(checks),
+        "steps": steps,
+        "spread": max(bounds) - min(bounds),
     }
 
 
@@ -329,7 +336,8 @@ def peer_serves(server, memory_mib, page):
         return False
     pid = int(m.group(1))
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=10) as response:
+        direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback only, never a proxy
+        with direct.open(f"http://127.0.0.1:{port}/index.html", timeout=10) as response:
             ok = response.read() == page
     except OSError:
         ok = False
@@ -384,10 +392,11 @@ def med(values):
     return statistics.median(values) if values else float("nan")
 
 
-def cell(values, width=17):
+def cell(values, width=19):
     if not values:
         return f"{'n/a':>{width}}"
-    text = f"{med(values):.1f} [{min(values):.0f}-{max(values):.0f}]"
+    digits = 1 if max(abs(v) for v in values) < 10 else 0
+    text = f"{med(values):.1f} [{min(values):.{digits}f}..{max(values):.{digits}f}]"
     return f"{text:>{width}}"
 
 
@@ -423,21 +432,32 @@ def main():
     load_before = open("/proc/loadavg").read().split()[:3]
     sh("cargo", "build", "--release", "--quiet", "--bin", "morgana")
     os.makedirs(OUT, exist_ok=True)
+    shutil.copy2(os.path.join(ROOT, "target", "release", "morgana"), MORGANA)
 
     # Images, sizes, and the reference stdout of each example at the default memory.
     apps = []
+    skipped = []  # (example, why)
     for name, directory in examples():
         progress(f"building {name} (release and --small)...")
-        image = build_image(name, directory, small=False)
-        small = build_image(name, directory, small=True)
-        info, small_info = inspect(image), inspect(small)
-        reference = subprocess.run([MORGANA, "run", image, "--target", "qemu", "--accel", "tcg"], cwd=ROOT,
-                                   stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
+        image, error = build_image(name, directory, small=False)
+        if error:
+            skipped.append((name, f"`morgana build --target qemu` fails: {error}"))
+            continue
+        small, error = build_image(name, directory, small=True)
+        info, small_info = inspect(image), (inspect(small) if small else None)
+        # The reference run: its stdout is what every boot below must print. An application
+        # that does not exit by itself (a server) has no (c) or (d) and is left out.
+        reference = subprocess.run([MORGANA, "run", image, "--target", "qemu", "--accel", "tcg", "--timeout", "30s"],
+                                   cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
         if reference.returncode != 0 or not reference.stdout:
-            sys.exit(f"`morgana run {image} --target qemu` failed (status {reference.returncode}):\n"
-                     + reference.stderr.decode(errors="replace"))
-        apps.append({"name": name, "image": image, "info": info, "small": small_info,
+            last = reference.stderr.decode(errors="replace").strip().splitlines()
+            skipped.append((name, f"`morgana run {os.path.relpath(image, ROOT)} --target qemu --timeout 30s` exits with "
+                                  f"status {reference.returncode} ({last[-1] if last else 'no message'}); not timed"))
+            continue
+        apps.append({"name": name, "image": image, "info": info, "small": small_info, "small_error": error,
                      "expected": reference.stdout, "memory_mib": info["memory_mib"]})
+    if not apps:
+        sys.exit("no example builds and runs on the qemu target: " + "; ".join(f"{n}: {w}" for n, w in skipped))
     floors = {"floor": floor_elf(mark=False), "floor-mark": floor_elf(mark=True)}
 
     # Boots: warm-up (page cache, QEMU's own start), then alternate between subjects.
@@ -475,12 +495,14 @@ def main():
     # The Linux peer: boot to READY, alternating servers.
     prepare_peer()
     linux_memory = DEFAULT_MEMORY_MIB
-    progress(f"booting the Linux peer {linux_runs} times per initramfs (a few seconds each)...")
+    progress(f"booting the Linux peer {linux_runs} times per initramfs after a warm-up (a few seconds each)...")
     linux = {server: [] for server in PEER_SERVERS}
     linux_failed = {server: 0 for server in PEER_SERVERS}
-    for _ in range(linux_runs):
+    for round_ in range(linux_runs + 1):
         for server in PEER_SERVERS:
             ms = peer_boot_ms(server, linux_memory)
+            if round_ == 0:  # warm-up
+                continue
             if ms is None:
                 linux_failed[server] += 1
             else:
@@ -502,6 +524,7 @@ def main():
         app["morgana_floor"] = int(floor_msg.group(1)) if floor_msg else None
         below = app["min_morgana"] - 1 if isinstance(app["min_morgana"], int) else None
         app["below_morgana"] = detail.get(below)
+        app["morgana_at_default"] = detail.get(app["memory_mib"])
 
         qemu_detail = {}
 
@@ -549,36 +572,56 @@ def main():
 
     print(f"1. Morgana images booted with qemu-system-x86_64 directly (-m {apps[0]['memory_mib'] if apps else 128}M, "
           "-append verbose), ms after spawning QEMU")
-    print(f"  {'image':<26} {'(a) first instr':>17} {'(b) comp. entry':>17} {'(c) exit':>17} {'(d) QEMU exited':>17}")
+    print(f"  {'image':<26} {'(a) first instr':>19} {'(b) comp. entry':>19} {'(c) exit':>19} {'(d) QEMU exited':>19}")
     for app in apps:
         tl = timelines[app["name"]]
         print(f"  {app['name']:<26} {cell([t['first'] for t in tl])} {cell([t['entry'] for t in tl])} "
               f"{cell([t['exit'] for t in tl])} {cell([t['qemu_exit'] for t in tl])}")
     print()
-    print("  inside the kernel (its TSC clock, t=0 at kernel_main), and QEMU's teardown, ms")
-    print(f"  {'image':<26} {'0 -> booted':>17} {'booted -> entry':>17} {'entry -> exit':>17} {'(c) -> (d)':>17}")
+    print("  inside the kernel (its TSC clock, t=0 when kernel_main starts), then QEMU's teardown, ms")
+    print(f"  {'step':<40}" + "".join(f" {app['name']:>19}" for app in apps))
+    segments = []  # (previous label, label), in the order the kernel printed them
     for app in apps:
-        tl = timelines[app["name"]]
-        print(f"  {app['name']:<26} {cell([t['t_booted'] for t in tl])} "
-              f"{cell([t['t_entry'] - t['t_booted'] for t in tl])} {cell([t['t_exit'] - t['t_entry'] for t in tl])} "
-              f"{cell([t['qemu_exit'] - t['exit'] for t in tl])}")
-    for app in apps:
-        tl = timelines[app["name"]]
-        if tl:
-            worst = max(t["skew"] for t in tl)
-            print(f"  clock check, {app['name']}: the first-instruction times implied by each [kernel] line of a "
-                  f"boot agree within {worst:.2f} ms (worst boot)")
+        for tl in timelines[app["name"]]:
+            previous = "0"
+            for label, _ in tl["steps"]:
+                if (previous, label) not in segments:
+                    segments.append((previous, label))
+                previous = label
+
+    def segment(tl, previous, label):
+        times = dict(tl["steps"])
+        if label not in times or (previous != "0" and previous not in times):
+            return None
+        return times[label] - (times[previous] if previous != "0" else 0.0)
+
+    for previous, label in segments:
+        row = f"  {previous + ' -> ' + label:<40}"
+        for app in apps:
+            values = [v for v in (segment(tl, previous, label) for tl in timelines[app["name"]]) if v is not None]
+            row += f" {cell(values)}"
+        print(row)
+    print(f"  {'0 -> exit (whole kernel run)':<40}"
+          + "".join(f" {cell([dict(t['steps'])['exit'] for t in timelines[app['name']]])}" for app in apps))
+    print(f"  {'(c) exit -> (d) QEMU exited':<40}"
+          + "".join(f" {cell([t['qemu_exit'] - t['exit'] for t in timelines[app['name']]])}" for app in apps))
+    print("  (a) is the earliest of the bounds (arrival - t) that the boot's [kernel] lines give; per boot they")
+    print("  spread over (median [min-max], ms)" + "".join(
+        f"  {app['name']}: {cell([t['spread'] for t in timelines[app['name']]], 0).strip()}" for app in apps))
+    print("  and the first line alone would put (a) later by" + "".join(
+        f"  {app['name']}: {cell([t['first_line'] - t['first'] for t in timelines[app['name']]], 0).strip()}"
+        for app in apps))
     print()
 
     print("2. VMM floor: a PVH ELF that writes 0 to isa-debug-exit at its first instruction, same flags, -m 128M")
-    print(f"  {'':<26} {'first instr':>17} {'QEMU exited':>17}   exit status")
-    print(f"  {'floor (as specified)':<26} {'':>17} {cell(floor_exit)}   1 in {len(floor_exit)} of {runs}")
+    print(f"  {'':<26} {'first instr':>19} {'QEMU exited':>19}   exit status")
+    print(f"  {'floor (as specified)':<26} {'':>19} {cell(floor_exit)}   1 in {len(floor_exit)} of {runs}")
     print(f"  {'floor + 1 byte to COM2':<26} {cell(mark_first)} {cell(mark_exit)}   1 in {len(mark_exit)} of {runs}")
     print("  (first instr = arrival of the byte the second variant writes to COM2 before exiting)")
     print()
 
     print(f"3. Linux microVM peer: Debian {guest_kernel}, PVH vmlinux + `{PEER_TUNED_ARGS}`, -m {linux_memory}M, "
-          f"run-peer.sh boot_ms (spawn -> READY on ttyS0), {linux_runs} boots each")
+          f"run-peer.sh boot_ms (spawn -> READY on ttyS0), {linux_runs} boots each after 1 warm-up")
     for server in PEER_SERVERS:
         values = linux[server]
         runs_text = ", ".join(str(v) for v in values)
@@ -615,9 +658,13 @@ def main():
             status, last = app["below_morgana"]
             if status != 2:
                 note.append(f"at {app['min_morgana'] - 1} via morgana: status {status}, `{last}`")
+        if app["min_morgana"] is None and app["morgana_at_default"]:
+            status, last = app["morgana_at_default"]
+            note.append(f"FAILS via morgana even at {app['memory_mib']}: status {status}, `{last}`")
         if app.get("below_qemu"):
             status, last = app["below_qemu"]
-            note.append(f"at {app['min_qemu'] - 1} direct: QEMU status {status}, `{last[:90]}`")
+            note.append(f"at {app['min_qemu'] - 1} direct: QEMU status {status} = kernel status "
+                        f"{(status - 1) // 2 if status % 2 else '?'}, `{last}`")
         print(f"  {app['name']:<26} {str(app['min_morgana']):>12} {str(app['min_qemu']):>12}   {'; '.join(note)}")
     if quote_linux_memory:
         print("  Linux peer (quoted from its README, not measured): 88 (busybox), 96 (nginx)")
@@ -627,22 +674,26 @@ def main():
                   "served over the port forward (searched 65-128)")
     print()
 
-    print("6. Image sizes")
-    print(f"  {'image':<26} {'release':>10} {'kernel':>10} {'component':>34}   {'--small':>10} {'kernel':>10}")
+    print("6. Image sizes (kernel and component as `morgana inspect` prints them)")
+    print(f"  {'image':<26} {'release':>10} {'kernel':>10} {'component':>12} {'(before AOT)':>13}   "
+          f"{'--small':>10} {'kernel':>10} {'component':>12}")
     for app in apps:
         i, s = app["info"], app["small"]
-        print(f"  {app['name']:<26} {human(i['bytes']):>10} {i['kernel']:>10} {i['component']:>34}   "
-              f"{human(s['bytes']):>10} {s['kernel']:>10}")
-        if s["component"] != i["component"]:
-            print(f"  {'':<26} --small component: {s['component']}")
+        precompiled = lambda c: c.split(" precompiled")[0]
+        before = re.search(r"\((.*) before\)", i["component"])
+        small_text = (f"{human(s['bytes']):>10} {s['kernel']:>10} {precompiled(s['component']):>12}" if s
+                      else f"--small fails: {app['small_error']}")
+        print(f"  {app['name']:<26} {human(i['bytes']):>10} {i['kernel']:>10} {precompiled(i['component']):>12} "
+              f"{before.group(1) if before else '?':>13}   {small_text}")
     bz = sorted(glob.glob("/boot/vmlinuz-*"))[-1]
-    print(f"  {'Linux peer':<26} bzImage {human(os.path.getsize(bz))}, vmlinux "
+    print(f"  {'Linux peer':<26} bzImage {human(os.path.getsize(bz))}, the vmlinux it boots "
           f"{human(os.path.getsize(os.path.join(PEER_DIR, 'vmlinux')))}, "
           + ", ".join(f"initrd-{s} {human(os.path.getsize(os.path.join(PEER_DIR, f'initrd-{s}.cpio.gz')))}"
-                      for s in PEER_SERVERS)
-          + " (+ modules it loads are inside the initrd)")
+                      for s in PEER_SERVERS))
     print()
 
+    for name, why in skipped:
+        notes.append(f"example {name} left out: {why}")
     for app in apps:
         if failures[app["name"]]:
             notes.append(f"{app['name']}: {len(failures[app['name']])} failed boots: {failures[app['name']][0]}")

@@ -128,6 +128,14 @@ struct RunOptions {
     /// qemu target: the kernel reports its boot steps with timestamps on standard error
     #[arg(long)]
     verbose: bool,
+    /// qemu target: forward a host port to the VM, `[ADDRESS:]HOST:GUEST[/udp]` (the address
+    /// defaults to 127.0.0.1); adds to the manifest's [run] ports
+    #[arg(long = "publish", short = 'p', value_name = "PORTS")]
+    publish: Vec<String>,
+    /// qemu target: the VM's network: `user` (QEMU user networking, the default), `tap=NAME`
+    /// (an existing tap device), or `none`
+    #[arg(long, value_name = "MODE", default_value = "user")]
+    net: qemu::NetMode,
 }
 
 /// Where a composition runs.

@@ -7,6 +7,7 @@ use std::process::{Command, Stdio};
 use anyhow::{Context, Result, bail};
 use clap::ValueEnum;
 use morgana_aot::{BootConfig, Payload};
+use morgana_compose::manifest::PortForward;
 use morgana_compose::{AppInfo, ComponentInfo, human_size};
 use morgana_image::boot_params::BootParams;
 use morgana_image::exit;
@@ -68,6 +69,7 @@ pub fn build_image(input: &Input, small: bool, output: Option<PathBuf>) -> Resul
         network: false,
         timeout_ms: None,
         memory_mib: None,
+        ports: Vec::new(),
         parts: Vec::new(),
     });
     let config = BootConfig {
@@ -75,6 +77,7 @@ pub fn build_image(input: &Input, small: bool, output: Option<PathBuf>) -> Resul
         env: app.env.clone(),
         timeout_ms: app.timeout_ms,
         memory_mib: app.memory_mib,
+        ports: app.ports.clone(),
         host_interfaces: morgana_compose::host::interfaces_of(&morgana_aot::kernel::packages_of(&features)),
         component_size: bytes.len() as u64,
     };
@@ -147,12 +150,21 @@ pub fn run(image: &Path, env: Vec<(String, String)>, args: Vec<String>, options:
         virtio_mmio: Vec::new(),
         unknown: Vec::new(),
     };
+    let mut ports = Vec::new();
+    for text in payload.config.ports.iter().chain(&options.publish) {
+        ports.push(PortForward::parse(text).ok_or_else(|| {
+            anyhow::anyhow!("`{text}` is not a port forward; write [ADDRESS:]HOST:GUEST[/udp], e.g. 8080:80")
+        })?);
+    }
+    let wants_network = payload.config.host_interfaces.iter().any(|i| i.starts_with("wasi:sockets/"));
+    let network = network_args(&options.net, &ports, wants_network)?;
     let mut qemu = Command::new("qemu-system-x86_64");
     qemu.args(["-M", "microvm,x-option-roms=off,pit=on,pic=off,rtc=on,isa-serial=on"])
         .args(["-nodefaults", "-no-user-config", "-display", "none", "-no-reboot"])
         .args(["-m", &format!("{memory_mib}M")])
         .args(accel_args(options.accel))
         .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"])
+        .args(&network)
         // COM1, the application's stdout: QEMU's own stdout, which is ours.
         .args(["-chardev", "stdio,id=out,signal=off", "-serial", "chardev:out"])
         // COM2, stderr and kernel messages: QEMU's stderr, a pipe we copy to ours (a pipe, so
@@ -195,6 +207,60 @@ pub fn run(image: &Path, env: Vec<(String, String)>, args: Vec<String>, options:
     })
 }
 
+/// How the VM is attached to a network (`--net`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NetMode {
+    /// QEMU user networking with port forwards: no root needed (the default).
+    User,
+    /// A tap device on the host, e.g. one in a network namespace the caller set up.
+    Tap(String),
+    /// No network device.
+    None,
+}
+
+impl std::str::FromStr for NetMode {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "user" => Ok(NetMode::User),
+            "none" => Ok(NetMode::None),
+            _ => match text.strip_prefix("tap=") {
+                Some(name) if !name.is_empty() && !name.contains(',') => Ok(NetMode::Tap(name.to_string())),
+                _ => Err(format!("`{text}` is not a network; write user, tap=NAME or none")),
+            },
+        }
+    }
+}
+
+/// QEMU's arguments for the network device; none when the application has no network and
+/// nothing asks for one.
+fn network_args(mode: &NetMode, ports: &[PortForward], wants_network: bool) -> Result<Vec<String>> {
+    let device = ["-device".to_string(), "virtio-net-device,netdev=net0".to_string()];
+    match mode {
+        NetMode::None => {
+            if !ports.is_empty() {
+                bail!("ports are published but --net none gives the VM no network");
+            }
+            Ok(Vec::new())
+        }
+        NetMode::Tap(name) => {
+            if !ports.is_empty() {
+                bail!("ports are forwarded by QEMU user networking; with --net tap={name}, reach the VM at its own address instead");
+            }
+            Ok([vec!["-netdev".into(), format!("tap,id=net0,ifname={name},script=no,downscript=no")], device.to_vec()].concat())
+        }
+        NetMode::User if !wants_network && ports.is_empty() => Ok(Vec::new()),
+        NetMode::User => {
+            let mut netdev = "user,id=net0".to_string();
+            for p in ports {
+                let protocol = if p.udp { "udp" } else { "tcp" };
+                netdev.push_str(&format!(",hostfwd={protocol}:{}:{}-:{}", p.host_address, p.host_port, p.guest_port));
+            }
+            Ok([vec!["-netdev".into(), netdev], device.to_vec()].concat())
+        }
+    }
+}
+
 fn accel_args(accel: Accel) -> Vec<&'static str> {
     let kvm = match accel {
         Accel::Tcg => false,
@@ -213,4 +279,24 @@ fn accel_args(accel: Accel) -> Vec<&'static str> {
 fn hardware_kvm() -> bool {
     let hardware_module = Path::new("/sys/module/kvm_intel").exists() || Path::new("/sys/module/kvm_amd").exists();
     hardware_module && std::fs::OpenOptions::new().read(true).write(true).open("/dev/kvm").is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn network_devices_follow_the_mode_and_the_ports() {
+        let ports = [PortForward::parse("8080:80").unwrap(), PortForward::parse("0.0.0.0:5353:53/udp").unwrap()];
+        let user = network_args(&NetMode::User, &ports, true).unwrap().join(" ");
+        assert!(user.contains("hostfwd=tcp:127.0.0.1:8080-:80,hostfwd=udp:0.0.0.0:5353-:53"), "{user}");
+        assert!(user.contains("virtio-net-device,netdev=net0"), "{user}");
+        assert!(network_args(&NetMode::User, &[], false).unwrap().is_empty());
+        let tap = network_args(&NetMode::Tap("tap0".into()), &[], true).unwrap().join(" ");
+        assert!(tap.contains("tap,id=net0,ifname=tap0,script=no,downscript=no"), "{tap}");
+        assert!(network_args(&NetMode::None, &ports, true).is_err());
+        assert!(network_args(&NetMode::Tap("tap0".into()), &ports, true).is_err());
+        assert_eq!("tap=t1".parse::<NetMode>(), Ok(NetMode::Tap("t1".into())));
+        assert!("tap=".parse::<NetMode>().is_err());
+    }
 }

@@ -14,6 +14,7 @@ pub fn run(bytes: &[u8], app: Option<AppInfo>, env: Vec<(String, String)>, args:
         network: false,
         timeout_ms: None,
         memory_mib: None,
+        ports: Vec::new(),
         parts: Vec::new(),
     });
     let config = morgana_unix::RunConfig {
@@ -23,6 +24,9 @@ pub fn run(bytes: &[u8], app: Option<AppInfo>, env: Vec<(String, String)>, args:
         network: options.network || app.network,
         timeout: options.timeout.or(app.timeout_ms).map(Duration::from_millis),
     };
+    if !options.publish.is_empty() {
+        report::note("-p/--publish applies to the qemu target; on unix the application listens on this machine's ports directly");
+    }
     let exit = morgana_unix::Runner::new()?.run(bytes, &config)?;
     match &exit {
         morgana_unix::Exit::Trap { message, backtrace } => report::trap(message, backtrace.as_deref()),

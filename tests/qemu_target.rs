@@ -8,26 +8,6 @@ use std::process::{Command, Stdio};
 
 use common::*;
 
-/// Every example, on both targets: the same standard output and the same exit status.
-#[test]
-fn every_example_runs_the_same_on_unix_and_qemu() {
-    let mut examples: Vec<PathBuf> = std::fs::read_dir(repo().join("examples"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.join("unikernel.toml").is_file())
-        .collect();
-    examples.sort();
-    assert!(examples.len() >= 2, "examples found: {examples:?}");
-    for example in examples {
-        let dir = example.display().to_string();
-        let unix = morgana(&["run", &dir, "--target", "unix", "--", "first", "second arg"]);
-        let qemu = morgana(&["run", &dir, "--target", "qemu", "--", "first", "second arg"]);
-        assert_eq!(unix.status, qemu.status, "{dir}: status differs\nunix:\n{}\nqemu:\n{}", unix.stderr, qemu.stderr);
-        assert_eq!(unix.stdout, qemu.stdout, "{dir}: stdout differs\nqemu stderr:\n{}", qemu.stderr);
-        assert!(!qemu.stdout.is_empty(), "{dir} printed nothing");
-    }
-}
-
 #[test]
 fn arguments_and_environment_reach_the_guest_from_the_command_line() {
     let run = morgana(&["run", "examples/hello", "--target", "qemu", "--env", "GREETING=Ahoy", "--env", "NEW=x y", "--", "--exit", "3"]);

@@ -23,6 +23,9 @@ pub struct AppInfo {
     /// The VM's memory in MiB on hypervisor targets.
     #[serde(default)]
     pub memory_mib: Option<u64>,
+    /// Host ports forwarded to the VM by default, `[ADDRESS:]HOST:GUEST[/udp]`.
+    #[serde(default)]
+    pub ports: Vec<String>,
     /// The components composed into this one.
     pub parts: Vec<Part>,
 }
@@ -78,6 +81,7 @@ mod tests {
             network: true,
             timeout_ms: Some(100),
             memory_mib: None,
+            ports: vec!["8080:80".into()],
             parts: vec![Part { name: "app".into(), origin: "cargo crate .".into(), size: 42 }],
         };
         let mut component = wat::parse_str("(component)").unwrap();

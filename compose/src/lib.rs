@@ -177,6 +177,7 @@ pub fn compose(manifest: &Manifest, parts: &[LoadedPart], host: &HostInterfaces)
         network: manifest.run.network,
         timeout_ms: manifest.run.timeout,
         memory_mib: manifest.run.memory,
+        ports: manifest.run.ports.iter().map(|p| p.to_string()).collect(),
         parts: used
             .iter()
             .map(|&i| appinfo::Part {

@@ -25,6 +25,7 @@
 //! network = false                  # let the app reach the host's network (unix target)
 //! timeout = "30s"                  # stop a runaway app
 //! memory = "64M"                   # the VM's memory (hypervisor targets)
+//! ports = ["8080:80"]              # host ports forwarded to the VM (hypervisor targets)
 //! ```
 
 use std::collections::BTreeMap;
@@ -84,6 +85,55 @@ pub struct RunSettings {
     /// The VM's memory on hypervisor targets: `"64M"`, `"1G"`.
     #[serde(default, deserialize_with = "size_mib")]
     pub memory: Option<u64>,
+    /// Ports published by default on hypervisor targets: `"8080:80"`, `"5353:53/udp"`.
+    #[serde(default, deserialize_with = "port_forwards")]
+    pub ports: Vec<PortForward>,
+}
+
+/// A host port that reaches a guest port: `[ADDRESS:]HOST:GUEST[/udp]`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PortForward {
+    pub udp: bool,
+    /// The host address to listen on; loopback unless given.
+    pub host_address: String,
+    pub host_port: u16,
+    pub guest_port: u16,
+}
+
+impl PortForward {
+    pub fn parse(text: &str) -> Option<Self> {
+        let (spec, udp) = match text.rsplit_once('/') {
+            Some((spec, "udp")) => (spec, true),
+            Some((spec, "tcp")) => (spec, false),
+            Some(_) => return None,
+            None => (text, false),
+        };
+        let parts: Vec<&str> = spec.rsplitn(3, ':').collect();
+        let (guest, host, address) = match parts.as_slice() {
+            [guest, host] => (guest, host, "127.0.0.1"),
+            [guest, host, address] if !address.is_empty() => (guest, host, *address),
+            _ => return None,
+        };
+        let port = |p: &str| p.parse::<u16>().ok().filter(|p| *p != 0);
+        Some(PortForward { udp, host_address: address.to_string(), host_port: port(host)?, guest_port: port(guest)? })
+    }
+}
+
+impl fmt::Display for PortForward {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}{}", self.host_address, self.host_port, self.guest_port, if self.udp { "/udp" } else { "" })
+    }
+}
+
+fn port_forwards<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<PortForward>, D::Error> {
+    Vec::<String>::deserialize(d)?
+        .iter()
+        .map(|text| {
+            PortForward::parse(text).ok_or_else(|| {
+                serde::de::Error::custom(format!("`{text}` is not a port forward; write e.g. \"8080:80\" or \"5353:53/udp\""))
+            })
+        })
+        .collect()
 }
 
 fn duration_ms<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
@@ -351,6 +401,19 @@ mod tests {
         assert_eq!(m.env["GREETING"], "hi");
         assert!(m.run.network);
         assert_eq!((m.run.timeout, m.run.memory), (Some(1500), Some(1024)));
+    }
+
+    #[test]
+    fn port_forwards_parse() {
+        let f = PortForward::parse("8080:80").unwrap();
+        assert_eq!((f.udp, f.host_address.as_str(), f.host_port, f.guest_port), (false, "127.0.0.1", 8080, 80));
+        let f = PortForward::parse("0.0.0.0:5353:53/udp").unwrap();
+        assert_eq!((f.udp, f.host_address.as_str(), f.host_port, f.guest_port), (true, "0.0.0.0", 5353, 53));
+        for bad in ["80", "x:80", "8080:80/sctp", "0:80", "8080:70000", ":8080:80"] {
+            assert_eq!(PortForward::parse(bad), None, "{bad}");
+        }
+        let err = parse("name = \"a\"\n[components.a]\npath = \".\"\n[run]\nports = [\"eighty\"]").unwrap_err();
+        assert!(err.to_string().contains("not a port forward"), "{err}");
     }
 
     #[test]

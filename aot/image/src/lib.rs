@@ -80,6 +80,8 @@ pub struct BootConfig {
     pub timeout_ms: Option<u64>,
     /// The memory the VM should have, in MiB, when the manifest says.
     pub memory_mib: Option<u64>,
+    /// Host ports the VMM should forward to the VM, `[ADDRESS:]HOST:GUEST[/udp]`.
+    pub ports: Vec<String>,
     /// The host interfaces compiled into the kernel, for `inspect`.
     pub host_interfaces: Vec<String>,
     /// The size of the composed component before precompilation, for `inspect`.
@@ -213,6 +215,10 @@ impl BootConfig {
         }
         out.extend_from_slice(&self.timeout_ms.unwrap_or(0).to_le_bytes());
         out.extend_from_slice(&self.memory_mib.unwrap_or(0).to_le_bytes());
+        out.extend_from_slice(&(self.ports.len() as u32).to_le_bytes());
+        for port in &self.ports {
+            put_bytes(&mut out, port.as_bytes());
+        }
         out.extend_from_slice(&(self.host_interfaces.len() as u32).to_le_bytes());
         for interface in &self.host_interfaces {
             put_bytes(&mut out, interface.as_bytes());
@@ -227,9 +233,10 @@ impl BootConfig {
         let env = (0..r.u32()?).map(|_| Some((r.string()?, r.string()?))).collect::<Option<Vec<_>>>()?;
         let timeout_ms = Some(r.u64()?).filter(|t| *t != 0);
         let memory_mib = Some(r.u64()?).filter(|m| *m != 0);
+        let ports = (0..r.u32()?).map(|_| r.string()).collect::<Option<Vec<_>>>()?;
         let host_interfaces = (0..r.u32()?).map(|_| r.string()).collect::<Option<Vec<_>>>()?;
         let component_size = r.u64()?;
-        Some(BootConfig { app_name, env, timeout_ms, memory_mib, host_interfaces, component_size })
+        Some(BootConfig { app_name, env, timeout_ms, memory_mib, ports, host_interfaces, component_size })
     }
 }
 
@@ -298,6 +305,7 @@ mod tests {
                 env: vec![("GREETING".into(), "Hello".into()), ("EMPTY".into(), String::new())],
                 timeout_ms: Some(1500),
                 memory_mib: Some(256),
+                ports: vec!["8080:80".into(), "5353:53/udp".into()],
                 host_interfaces: vec!["wasi:cli/stdout".into()],
                 component_size: 1234,
             },

@@ -1,0 +1,175 @@
+//! Every example, on every target: the same standard output and the same exit status.
+//!
+//! An example is a directory of `examples/` with a `unikernel.toml`. Its `check.toml` says how
+//! to exercise it: the arguments to run it with and, for a server, the client to drive it with
+//! (real clients: `curl` for HTTP, a UDP socket for UDP) — so each new example is covered here
+//! without a new test.
+
+mod common;
+
+use std::io::Read;
+use std::net::UdpSocket;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Check {
+    #[serde(default)]
+    args: Vec<String>,
+    client: Option<Client>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct Client {
+    protocol: String,
+    guest_port: u16,
+    requests: Vec<String>,
+}
+
+/// Examples that need what the qemu target does not have yet: networking (`wasi:sockets`) comes
+/// with the virtio-net stack. Their qemu builds must fail with a message that says so; when they
+/// start to succeed, this list must shrink.
+const NOT_YET_ON_QEMU: &[&str] = &["http-std", "udp-echo"];
+
+fn examples() -> Vec<PathBuf> {
+    let mut examples: Vec<PathBuf> = std::fs::read_dir(repo().join("examples"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("unikernel.toml").is_file())
+        .collect();
+    examples.sort();
+    examples
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Runs `example` on `target`, driving it with its client if it is a server.
+fn exercise(example: &Path, target: &str) -> Run {
+    let name = example.file_name().unwrap().to_string_lossy().into_owned();
+    let check: Check = toml::from_str(
+        &std::fs::read_to_string(example.join("check.toml")).unwrap_or_else(|_| panic!("{name} has no check.toml")),
+    )
+    .unwrap_or_else(|e| panic!("{name}/check.toml: {e}"));
+    let dir = example.display().to_string();
+    let mut args = vec!["run".to_string(), dir, "--target".into(), target.into()];
+    let Some(client) = &check.client else {
+        args.push("--".into());
+        args.extend(check.args.iter().cloned());
+        return morgana(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    };
+
+    // A server: the host port reaches the guest's port directly on unix, through a forward on qemu.
+    let host_port = free_port();
+    if target == "unix" {
+        args.extend(["--env".into(), format!("PORT={host_port}")]);
+    } else {
+        let udp = if client.protocol == "udp" { "/udp" } else { "" };
+        args.extend(["-p".into(), format!("{host_port}:{}{udp}", client.guest_port)]);
+    }
+    args.push("--".into());
+    args.extend(check.args.iter().cloned());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_morgana"))
+        .args(&args)
+        .current_dir(repo())
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let answers = match client.protocol.as_str() {
+        "http" => http_client(host_port, &client.requests),
+        "udp" => udp_client(host_port, &client.requests),
+        other => panic!("{name}/check.toml: unknown protocol {other}"),
+    };
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{name} on {target} did not exit after its requests");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let (mut stdout, mut stderr) = (String::new(), String::new());
+    child.stdout.take().unwrap().read_to_string(&mut stdout).unwrap();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    let answers = answers.unwrap_or_else(|e| panic!("{name} on {target}: {e}\nstderr:\n{stderr}"));
+    // What the client saw is part of the output to compare.
+    Run { status: status.code().unwrap_or(-1), stdout: format!("{stdout}--- client saw:\n{answers}"), stderr }
+}
+
+/// Fetches each path with curl (retrying the first until the server is up), one connection each.
+fn http_client(port: u16, paths: &[String]) -> Result<String, String> {
+    let mut seen = String::new();
+    for (i, path) in paths.iter().enumerate() {
+        let url = format!("http://127.0.0.1:{port}{path}");
+        let started = Instant::now();
+        loop {
+            let out = Command::new("curl").args(["-sS", "-i", "--max-time", "10", &url]).output().map_err(|e| format!("curl: {e}"))?;
+            if out.status.success() {
+                let text = String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n");
+                seen.push_str(&text);
+                break;
+            }
+            if i > 0 || started.elapsed() > Duration::from_secs(90) {
+                return Err(format!("curl {url} failed: {}", String::from_utf8_lossy(&out.stderr)));
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    Ok(seen)
+}
+
+/// Sends each datagram and waits for its echo (retrying the first until the server is up).
+fn udp_client(port: u16, datagrams: &[String]) -> Result<String, String> {
+    let socket = UdpSocket::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    socket.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+    let mut seen = String::new();
+    let started = Instant::now();
+    for (i, datagram) in datagrams.iter().enumerate() {
+        let mut buffer = [0u8; 2048];
+        loop {
+            socket.send_to(datagram.as_bytes(), ("127.0.0.1", port)).map_err(|e| e.to_string())?;
+            match socket.recv_from(&mut buffer) {
+                Ok((len, _)) => {
+                    seen.push_str(&String::from_utf8_lossy(&buffer[..len]));
+                    seen.push('\n');
+                    break;
+                }
+                Err(_) if i == 0 && started.elapsed() < Duration::from_secs(90) => continue,
+                Err(e) => return Err(format!("no echo of {datagram:?}: {e}")),
+            }
+        }
+    }
+    Ok(seen)
+}
+
+#[test]
+fn every_example_runs_the_same_on_unix_and_qemu() {
+    let examples = examples();
+    assert!(examples.len() >= 4, "examples found: {examples:?}");
+    for example in examples {
+        let name = example.file_name().unwrap().to_string_lossy().into_owned();
+        let unix = exercise(&example, "unix");
+        assert!(!unix.stdout.is_empty(), "{name} printed nothing on unix:\n{}", unix.stderr);
+        if NOT_YET_ON_QEMU.contains(&name.as_str()) {
+            let build = morgana(&["build", &example.display().to_string(), "--target", "qemu"]);
+            build.assert_failure_mentioning(&["wasi:sockets", "qemu"]);
+            continue;
+        }
+        let qemu = exercise(&example, "qemu");
+        assert_eq!(unix.status, qemu.status, "{name}: status differs\nunix:\n{}\nqemu:\n{}", unix.stderr, qemu.stderr);
+        assert_eq!(unix.stdout, qemu.stdout, "{name}: stdout differs\nqemu stderr:\n{}", qemu.stderr);
+    }
+}
