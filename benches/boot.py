@@ -3,8 +3,10 @@
 beside the floor of the VMM itself and the Linux microVM peer, all measured in one run under the
 same QEMU settings (TCG, -cpu max, -M microvm).
 
-  1. Every example's image (`morgana build --target qemu`), booted by this script with the exact
-     flags `morgana run` uses (src/qemu.rs) plus `-append verbose`. COM2 is read through a pipe
+  1. Every example's image (`morgana build --target qemu`; examples that do not build for the
+     qemu target or do not exit by themselves are left out, with a note), booted by this script
+     with the exact flags `morgana run` uses (src/qemu.rs) plus `-append verbose`, at the
+     image's memory (128M unless its manifest says). COM2 is read through a pipe
      and every line is timestamped as it arrives. From spawning QEMU:
        (a) the kernel's first instruction = arrival of a `[kernel] t=` line minus its t (the
            earliest over the boot's lines: printing a line and the pipe only add delay)
@@ -16,7 +18,8 @@ same QEMU settings (TCG, -cpu max, -M microvm).
   2. The VMM floor: a hand-made PVH ELF whose first instruction writes 0 to isa-debug-exit
      (QEMU then exits with status 1, which is checked). Spawn to QEMU exit. A second variant
      writes one byte to COM2 first, which splits the floor into spawn -> first instruction
-     (arrival of that byte) and the rest (teardown).
+     (arrival of that byte) and the rest (teardown). Three of each per image boot: they are
+     cheap and noisy.
   3. The Linux microVM peer (../shared/peers/linux-microvm): Debian's kernel as an uncompressed
      PVH vmlinux with the peer's tuned arguments, busybox and nginx initramfs, boot to READY
      (`run-peer.sh`'s boot_ms), same -M microvm / TCG / -cpu max / -m.
@@ -24,7 +27,8 @@ same QEMU settings (TCG, -cpu max, -M microvm).
   5. The smallest -m (MiB) each example runs in through `morgana run IMAGE --memory NM` (exit
      status 0 and the same stdout as at the default memory), and, bypassing morgana's own
      check, with QEMU directly; beside the Linux peer's smallest that reaches READY and serves
-     its page (measured, busybox and nginx).
+     its page (measured between 65 and 128 MiB, busybox and nginx; a boot that prints nothing
+     for 12 s counts as failed).
   6. Image sizes with the default (release) and the `--small` (release-small) profile, and
      the kernel/component split from `morgana inspect`.
 
@@ -60,10 +64,21 @@ PEER_PACKAGES = "qemu-system-x86 busybox-static linux-image-amd64 nginx wrk cpio
 PEER_TUNED_ARGS = "initcall_blacklist=cmos_init cryptomgr.notests"
 PEER_SERVERS = ["busybox", "nginx"]
 DEFAULT_MEMORY_MIB = 128  # src/qemu.rs DEFAULT_MEMORY_MIB
+FLOOR_PER_ROUND = 3  # VMM floor boots of each variant per round
 KERNEL_LINE = re.compile(r"\[kernel\] t=(\d+)us (.*)")
 # A copy of target/release/morgana taken at the start, so that a rebuild during the run (say, by
 # `cargo test`) cannot mix two versions of morgana and its image format.
 MORGANA = os.path.join(OUT, "morgana")
+
+
+def cpu_snapshot():
+    """(this machine's busy and steal CPU seconds, CPU seconds of this script and its waited-for
+    children), to tell how much else ran while we measured."""
+    fields = [int(x) for x in open("/proc/stat").readline().split()[1:]]
+    user, nice, system, idle, iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    hz = os.sysconf("SC_CLK_TCK")
+    t = os.times()
+    return (user + nice + system + irq + softirq) / hz, steal / hz, t.user + t.system + t.children_user + t.children_system
 
 
 def progress(message):
@@ -447,11 +462,11 @@ def main():
         info, small_info = inspect(image), (inspect(small) if small else None)
         # The reference run: its stdout is what every boot below must print. An application
         # that does not exit by itself (a server) has no (c) or (d) and is left out.
-        reference = subprocess.run([MORGANA, "run", image, "--target", "qemu", "--accel", "tcg", "--timeout", "30s"],
+        reference = subprocess.run([MORGANA, "run", image, "--target", "qemu", "--accel", "tcg", "--timeout", "15s"],
                                    cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
         if reference.returncode != 0 or not reference.stdout:
             last = reference.stderr.decode(errors="replace").strip().splitlines()
-            skipped.append((name, f"`morgana run {os.path.relpath(image, ROOT)} --target qemu --timeout 30s` exits with "
+            skipped.append((name, f"`morgana run {os.path.relpath(image, ROOT)} --target qemu --timeout 15s` exits with "
                                   f"status {reference.returncode} ({last[-1] if last else 'no message'}); not timed"))
             continue
         apps.append({"name": name, "image": image, "info": info, "small": small_info, "small_error": error,
@@ -461,7 +476,8 @@ def main():
     floors = {"floor": floor_elf(mark=False), "floor-mark": floor_elf(mark=True)}
 
     # Boots: warm-up (page cache, QEMU's own start), then alternate between subjects.
-    progress(f"booting each image and the VMM floor {runs} times (after 2 warm-ups)...")
+    progress(f"booting each image {runs} times and the VMM floor {runs * FLOOR_PER_ROUND} times (after 2 warm-ups)...")
+    cpu_start, wall_start = cpu_snapshot(), time.monotonic()
     timelines = {app["name"]: [] for app in apps}
     failures = {app["name"]: [] for app in apps}
     floor_exit, mark_first, mark_exit = [], [], []
@@ -481,16 +497,17 @@ def main():
             if result["stdout"] != app["expected"]:
                 stdout_mismatch[app["name"]] += 1
             timelines[app["name"]].append(timeline)
-        result = boot(floors["floor"], DEFAULT_MEMORY_MIB)
-        if not warm:
-            (floor_exit if result["status"] == 1 else floor_bad).append(result["exited"])
-        result = boot(floors["floor-mark"], DEFAULT_MEMORY_MIB)
-        if not warm:
-            if result["status"] == 1 and result["lines"]:
-                mark_first.append(result["lines"][0][0])
-                mark_exit.append(result["exited"])
-            else:
-                floor_bad.append(result["exited"])
+        for _ in range(FLOOR_PER_ROUND):  # cheap, and noisy: more samples
+            result = boot(floors["floor"], DEFAULT_MEMORY_MIB)
+            if not warm:
+                (floor_exit if result["status"] == 1 else floor_bad).append(result["exited"])
+            result = boot(floors["floor-mark"], DEFAULT_MEMORY_MIB)
+            if not warm:
+                if result["status"] == 1 and result["lines"]:
+                    mark_first.append(result["lines"][0][0])
+                    mark_exit.append(result["exited"])
+                else:
+                    floor_bad.append(result["exited"])
 
     # The Linux peer: boot to READY, alternating servers.
     prepare_peer()
@@ -508,6 +525,11 @@ def main():
             else:
                 linux[server].append(ms)
 
+    cpu_end, wall_end = cpu_snapshot(), time.monotonic()
+    timed_wall = wall_end - wall_start
+    others = (cpu_end[0] - cpu_start[0]) - (cpu_end[2] - cpu_start[2])
+    steal = cpu_end[1] - cpu_start[1]
+
     # Memory floors.
     progress("searching for the smallest memory of each example...")
     for app in apps:
@@ -518,7 +540,7 @@ def main():
             detail[n] = (status, last)
             return ok
 
-        app["min_morgana"], tried = smallest(via_morgana, 0, app["memory_mib"])
+        app["min_morgana"], _ = smallest(via_morgana, 0, app["memory_mib"])
         refused = [n for n, (status, last) in detail.items() if status == 2 and "at least" in last]
         floor_msg = re.search(r"at least (\d+) MiB", detail[max(refused)][1]) if refused else None
         app["morgana_floor"] = int(floor_msg.group(1)) if floor_msg else None
@@ -566,8 +588,11 @@ def main():
           "(TCG: no KVM used), flags as `morgana run` (src/qemu.rs)")
     print(f"  host      {cpu}, {os.cpu_count()} CPUs, Linux {host_kernel}, load average {' '.join(load_before)} "
           f"before, {' '.join(load_after)} after")
+    print(f"  quiet?    while timing boots ({timed_wall:.0f} s): other processes used about {max(others, 0):.1f} CPU-s "
+          f"({max(others, 0) / timed_wall * 100:.0f}% of one CPU), hypervisor steal {steal:.1f} s")
     print(f"  morgana   {commit}{' (uncommitted changes)' if dirty else ''}, images built with the release profile")
-    print(f"  runs      {runs} boots per subject after 2 warm-ups, alternating; medians, [min-max]; ms")
+    print(f"  runs      {runs} boots per image ({runs * FLOOR_PER_ROUND} per floor variant) after 2 warm-ups, "
+          "alternating; medians [min..max], ms")
     print()
 
     print(f"1. Morgana images booted with qemu-system-x86_64 directly (-m {apps[0]['memory_mib'] if apps else 128}M, "
@@ -615,8 +640,9 @@ def main():
 
     print("2. VMM floor: a PVH ELF that writes 0 to isa-debug-exit at its first instruction, same flags, -m 128M")
     print(f"  {'':<26} {'first instr':>19} {'QEMU exited':>19}   exit status")
-    print(f"  {'floor (as specified)':<26} {'':>19} {cell(floor_exit)}   1 in {len(floor_exit)} of {runs}")
-    print(f"  {'floor + 1 byte to COM2':<26} {cell(mark_first)} {cell(mark_exit)}   1 in {len(mark_exit)} of {runs}")
+    print(f"  {'floor (as specified)':<26} {'':>19} {cell(floor_exit)}   1 in {len(floor_exit)} of {runs * FLOOR_PER_ROUND}")
+    print(f"  {'floor + 1 byte to COM2':<26} {cell(mark_first)} {cell(mark_exit)}   1 in {len(mark_exit)} of "
+          f"{runs * FLOOR_PER_ROUND}")
     print("  (first instr = arrival of the byte the second variant writes to COM2 before exiting)")
     print()
 

@@ -136,8 +136,9 @@ pub fn run(image: &Path, env: Vec<(String, String)>, args: Vec<String>, options:
         );
     }
     let memory_mib = options.memory.or(payload.config.memory_mib).unwrap_or(DEFAULT_MEMORY_MIB);
-    // The image, then a heap of at least 8 MiB for the kernel and the component.
-    let needed_mib = (morgana_aot::elf::memory_end(&file.bytes)? >> 20) + 8 + 1;
+    // The image, then the smallest heap the kernel starts with (4 MiB); what the application
+    // needs beyond that, the kernel reports if it runs out.
+    let needed_mib = morgana_aot::elf::memory_end(&file.bytes)?.div_ceil(1 << 20) + 4;
     if memory_mib < needed_mib {
         bail!("{memory_mib} MiB of memory cannot hold this image and a heap; give the VM at least {needed_mib} MiB (--memory {needed_mib}M)");
     }

@@ -32,6 +32,7 @@ mod random;
 mod runtime;
 mod time;
 
+use alloc::borrow::Cow;
 use alloc::boxed::Box;
 use alloc::string::{String, ToString};
 use alloc::sync::Arc;
@@ -51,8 +52,17 @@ use crate::drivers::serial::{COM1, COM2};
 use crate::drivers::{debug_exit, pit, rtc};
 use crate::platform::KernelPlatform;
 
-/// A failure before the application could start: its message and exit status.
-struct Stop(u8, String);
+/// A failure before the application could start: its exit status and message. Messages of
+/// failures before the heap exists are static strings, so reporting them allocates nothing.
+struct Stop(u8, Cow<'static, str>);
+
+impl Stop {
+    /// A failure described by an error's `Display`, reported on the spot (without allocating).
+    fn reported(status: u8, error: impl core::fmt::Display) -> Self {
+        kprintln!("morgana kernel: {error}");
+        Stop(status, Cow::Borrowed(""))
+    }
+}
 
 /// Called by the boot code on the boot stack, interrupts off.
 pub fn main(boot_tsc: u64) -> ! {
@@ -64,7 +74,9 @@ pub fn main(boot_tsc: u64) -> ! {
     let status = match boot(boot_tsc) {
         Ok(status) => status,
         Err(Stop(status, message)) => {
-            kprintln!("morgana kernel: {message}");
+            if !message.is_empty() {
+                kprintln!("morgana kernel: {message}");
+            }
             status
         }
     };
@@ -76,7 +88,7 @@ fn boot(boot_tsc: u64) -> Result<u8, Stop> {
 
     // The payload's header says how long it is; the heap starts after it.
     let header = pvh::payload_memory(64).ok_or_else(|| Stop(exit::BAD_IMAGE, "the image carries no application".into()))?;
-    let payload_len = Payload::declared_len(header).map_err(|e| Stop(exit::BAD_IMAGE, e.to_string()))?;
+    let payload_len = Payload::declared_len(header).map_err(|e| Stop::reported(exit::BAD_IMAGE, e))?;
     let payload_start = pvh::kernel_end().next_multiple_of(morgana_image::PAYLOAD_ALIGN);
     let heap_floor = (payload_start + payload_len).next_multiple_of(4096);
     let mut heap_region = None::<(u64, u64)>;
@@ -92,14 +104,14 @@ fn boot(boot_tsc: u64) -> Result<u8, Stop> {
     heap::init(heap_start, heap_end);
 
     let command_line = pvh::command_line().map(|c| String::from_utf8_lossy(c).into_owned()).unwrap_or_default();
-    let params = BootParams::parse(&command_line).map_err(|e| Stop(exit::HOST_ERROR, e.to_string()))?;
+    let params = BootParams::parse(&command_line).map_err(|e| Stop::reported(exit::HOST_ERROR, e))?;
     let verbose = params.verbose;
 
     let payload_bytes = pvh::payload_memory(payload_len).unwrap_or(&[]);
     if (payload_bytes.len() as u64) < payload_len {
         return Err(Stop(exit::BAD_IMAGE, "the image does not fit in the VM's memory; give it more memory (--memory)".into()));
     }
-    let payload = Payload::decode(payload_bytes).map_err(|e| Stop(exit::BAD_IMAGE, e.to_string()))?;
+    let payload = Payload::decode(payload_bytes).map_err(|e| Stop::reported(exit::BAD_IMAGE, e))?;
 
     // Clocks: the TSC's rate against the PIT, the wall clock from the RTC.
     let tsc_hz = pit::measure_tsc_hz(5).unwrap_or_else(|| {
@@ -175,13 +187,13 @@ fn run(
     verbose_tsc_hz: Option<u64>,
     boot_tsc: u64,
 ) -> Result<u8, Stop> {
-    let host_error = |e: wasmtime::Error| Stop(exit::HOST_ERROR, alloc::format!("{e:?}"));
+    let host_error = |e: wasmtime::Error| Stop(exit::HOST_ERROR, alloc::format!("{e:?}").into());
     let engine = runtime::engine().map_err(host_error)?;
     if let Some(hz) = verbose_tsc_hz {
         kprintln!("[kernel] t={}us engine ready", (cpu::rdtsc() - boot_tsc) as u128 * 1_000_000 / hz as u128);
     }
     let component = runtime::load_component(engine, precompiled).map_err(|e| {
-        Stop(exit::INCOMPATIBLE, alloc::format!("the image's component cannot run on this machine: {e:#}"))
+        Stop(exit::INCOMPATIBLE, alloc::format!("the image's component cannot run on this machine: {e:#}").into())
     })?;
     if let Some(hz) = verbose_tsc_hz {
         kprintln!("[kernel] t={}us component loaded", (cpu::rdtsc() - boot_tsc) as u128 * 1_000_000 / hz as u128);
@@ -198,7 +210,9 @@ fn run(
     morgana_wasi::add_to_linker_async(&mut linker).map_err(host_error)?;
     let pre = linker
         .instantiate_pre(&component)
-        .map_err(|e| Stop(exit::LINK_FAILED, alloc::format!("the kernel cannot satisfy the component's imports: {e:#}")))?;
+        .map_err(|e| {
+            Stop(exit::LINK_FAILED, alloc::format!("the kernel cannot satisfy the component's imports: {e:#}").into())
+        })?;
 
     let wasi = WasiCtx::new(platform.clone(), args, env);
     let mut store = Store::new(engine, Host { wasi, table: ResourceTable::new() });

@@ -1,8 +1,8 @@
 //! Generated bindings for the WASI 0.2 interfaces this crate implements.
 //!
 //! This module holds the output of [`wasmtime::component::bindgen!`] over a world that imports
-//! every interface of `wasi:cli/imports` except `wasi:sockets` (not provided yet) and the
-//! unstable `wasi:clocks/timezone`, and exports `wasi:cli/run`. The WIT is the WASI spec's, version
+//! every interface of `wasi:cli/imports` except the unstable `wasi:clocks/timezone`, and exports
+//! `wasi:cli/run`. The WIT is the WASI spec's, version
 //! 0.2.12, in the repository's `wit/deps/` (copied from wasmtime-wasi 48.0.8). wasmtime's linker
 //! accepts components built against any 0.2.x, since versions are matched semver-compatibly.
 //!
@@ -38,6 +38,13 @@ wasmtime::component::bindgen!({
             import wasi:random/random@0.2.12;
             import wasi:random/insecure@0.2.12;
             import wasi:random/insecure-seed@0.2.12;
+            import wasi:sockets/network@0.2.12;
+            import wasi:sockets/instance-network@0.2.12;
+            import wasi:sockets/ip-name-lookup@0.2.12;
+            import wasi:sockets/tcp@0.2.12;
+            import wasi:sockets/tcp-create-socket@0.2.12;
+            import wasi:sockets/udp@0.2.12;
+            import wasi:sockets/udp-create-socket@0.2.12;
 
             export wasi:cli/run@0.2.12;
         }
@@ -95,11 +102,20 @@ wasmtime::component::bindgen!({
     trappable_error_type: {
         "wasi:io/streams.stream-error" => wasmtime_wasi_io::streams::StreamError,
         "wasi:filesystem/types.error-code" => crate::FsError,
+        "wasi:sockets/network.error-code" => crate::SocketError,
     },
     with: {
         // All interfaces in the wasi:io package are wasmtime-wasi-io's; this also maps its
         // resource types to the ones defined in that crate.
         "wasi:io": wasmtime_wasi_io::bindings::wasi::io,
+        // The socket resources are this crate's (empty enums when their feature is off, so
+        // that no such resource can exist).
+        "wasi:sockets/network.network": crate::sockets::Network,
+        "wasi:sockets/ip-name-lookup.resolve-address-stream": crate::sockets::ResolveAddressStream,
+        "wasi:sockets/tcp.tcp-socket": crate::sockets::TcpSocket,
+        "wasi:sockets/udp.udp-socket": crate::sockets::UdpSocket,
+        "wasi:sockets/udp.incoming-datagram-stream": crate::sockets::IncomingDatagramStream,
+        "wasi:sockets/udp.outgoing-datagram-stream": crate::sockets::OutgoingDatagramStream,
         // Resources of the other interfaces that this host never creates (descriptors,
         // directory-entry streams, terminals) are left to bindgen!, which makes each an empty
         // enum: a `Resource` of one can exist in the guest only if the host made it, so the

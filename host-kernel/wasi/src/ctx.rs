@@ -5,22 +5,47 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use wasmtime::component::{HasData, ResourceTable};
 
+#[cfg(feature = "sockets")]
+use crate::network::Network;
 use crate::platform::Platform;
 
-/// What one component instance sees of WASI: its arguments and environment, and the machine
-/// (through [`Platform`]). Resources the guest holds live in the embedder's [`ResourceTable`],
-/// beside it.
+/// What one component instance sees of WASI: its arguments and environment, the machine
+/// (through [`Platform`]) and, if the embedder gave it one, a network. Resources the guest holds
+/// live in the embedder's [`ResourceTable`], beside it.
 pub struct WasiCtx {
     platform: Arc<dyn Platform>,
     args: Vec<String>,
     env: Vec<(String, String)>,
+    #[cfg(feature = "sockets")]
+    network: Option<Arc<dyn Network>>,
 }
 
 impl WasiCtx {
     /// A context with these arguments (`args[0]` is the program name, as the guest sees it) and
     /// environment variables (in this order, given to the guest as they are).
     pub fn new(platform: Arc<dyn Platform>, args: Vec<String>, env: Vec<(String, String)>) -> Self {
-        WasiCtx { platform, args, env }
+        WasiCtx {
+            platform,
+            args,
+            env,
+            #[cfg(feature = "sockets")]
+            network: None,
+        }
+    }
+
+    /// This context with `network` for `wasi:sockets`. Without one, the guest can create no
+    /// socket (`access-denied`) and look up no name (`permanent-resolver-failure`), as under
+    /// wasmtime-wasi without network access.
+    #[cfg(feature = "sockets")]
+    pub fn with_network(mut self, network: Arc<dyn Network>) -> Self {
+        self.network = Some(network);
+        self
+    }
+
+    /// The network `wasi:sockets` uses, if any.
+    #[cfg(feature = "sockets")]
+    pub fn network(&self) -> Option<&Arc<dyn Network>> {
+        self.network.as_ref()
     }
 
     /// The machine the host functions use.
@@ -41,10 +66,11 @@ impl WasiCtx {
 
 impl core::fmt::Debug for WasiCtx {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("WasiCtx")
-            .field("args", &self.args)
-            .field("env", &self.env)
-            .finish_non_exhaustive()
+        let mut f = f.debug_struct("WasiCtx");
+        f.field("args", &self.args).field("env", &self.env);
+        #[cfg(feature = "sockets")]
+        f.field("network", &self.network.is_some());
+        f.finish_non_exhaustive()
     }
 }
 
@@ -79,10 +105,22 @@ pub trait WasiHostView: Send {
 }
 
 /// The [`HasData`] marker for linking: the host traits are implemented on [`WasiHostCtxView`].
-#[cfg(any(feature = "cli", feature = "clocks", feature = "random", feature = "filesystem"))]
+#[cfg(any(
+    feature = "cli",
+    feature = "clocks",
+    feature = "random",
+    feature = "filesystem",
+    feature = "sockets"
+))]
 pub(crate) struct WasiHost;
 
-#[cfg(any(feature = "cli", feature = "clocks", feature = "random", feature = "filesystem"))]
+#[cfg(any(
+    feature = "cli",
+    feature = "clocks",
+    feature = "random",
+    feature = "filesystem",
+    feature = "sockets"
+))]
 impl HasData for WasiHost {
     type Data<'a> = WasiHostCtxView<'a>;
 }

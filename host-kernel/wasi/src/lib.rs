@@ -2,21 +2,29 @@
 //! `wasm32-wasip2` (a plain Rust std program, say) unchanged.
 //!
 //! It promises the behaviour of wasmtime-wasi 48 for a command run with no stdin, a console that
-//! is not a terminal, no preopened directories and no network, over these interfaces, each a
-//! module with its own `add_to_linker` and a cargo feature of the same name (all on by default):
+//! is not a terminal, no preopened directories, and either no network or the one the embedder
+//! gives it, over these interfaces, each a module with its own `add_to_linker` and a cargo
+//! feature of the same name (all on by default):
 //!
 //! - [`cli`]: `environment`, `exit`, `stdin`, `stdout`, `stderr`, `terminal-*`.
 //! - [`clocks`]: `monotonic-clock`, `wall-clock`.
 //! - [`random`]: `random`, `insecure`, `insecure-seed`.
 //! - [`filesystem`]: `types`, `preopens`, with nothing preopened.
+//! - [`sockets`]: `network`, `instance-network`, `ip-name-lookup` (feature `sockets`), `tcp` and
+//!   `tcp-create-socket` (`sockets-tcp`), `udp` and `udp-create-socket` (`sockets-udp`), over
+//!   the [`Network`](network::Network) given with [`WasiCtx::with_network`]; without one no
+//!   socket can be created, as under wasmtime-wasi without network access.
 //! - [`io`] (always): `error`, `poll`, `streams`, which are wasmtime-wasi-io's.
 //!
 //! Layers, bottom up: [`Platform`] is everything machine-specific (clocks, random, console,
-//! waiting); [`WasiCtx`] holds one instance's arguments, environment and platform, and the
-//! embedder's store data exposes it with a [`ResourceTable`](wasmtime::component::ResourceTable)
-//! through [`WasiHostView`]; the interface modules implement the [`bindings`] over that; and
-//! [`block_on`] drives `instantiate_async` and `call_async` on one vCPU, idling the platform
-//! whenever the guest waits.
+//! waiting) and [`Network`](network::Network) a TCP/IP stack; [`WasiCtx`] holds one instance's
+//! arguments, environment, platform and network, and the embedder's store data exposes it with
+//! a [`ResourceTable`](wasmtime::component::ResourceTable) through [`WasiHostView`]; the
+//! interface modules implement the [`bindings`] over that; and [`block_on`] drives
+//! `instantiate_async` and `call_async` on one vCPU, idling the platform whenever the guest
+//! waits. Socket pollables poll the network and tell the platform when it next needs polling
+//! ([`Platform::wake_at`]), so they mix with clock pollables in one `poll`; the embedder's
+//! [`Platform::idle`] must return on a network interrupt (see [`network`]).
 //!
 //! ```no_run
 //! # use std::sync::Arc;
@@ -51,8 +59,9 @@
 //! ```
 //!
 //! It never does I/O of its own, never blocks except in [`Platform::idle`], never uses `std`,
-//! and never panics on what a guest passes it: a guest's misuse is a WIT error code or a trap,
-//! and a trap is reserved for host bugs and for limits wasmtime-wasi also traps on.
+//! never depends on a particular network stack, and never panics on what a guest passes it: a
+//! guest's misuse is a WIT error code or a trap, and a trap is reserved for host bugs and for
+//! limits wasmtime-wasi also traps on.
 
 #![no_std]
 #![forbid(unsafe_code)]
@@ -66,7 +75,10 @@ mod ctx;
 mod error;
 mod executor;
 pub mod io;
+#[cfg(feature = "sockets")]
+pub mod network;
 pub mod platform;
+pub mod sockets;
 
 #[cfg(feature = "cli")]
 pub mod cli;
@@ -78,14 +90,14 @@ pub mod filesystem;
 pub mod random;
 
 pub use ctx::{WasiCtx, WasiHostCtxView, WasiHostView};
-pub use error::{ExitStatus, FsError};
+pub use error::{ExitStatus, FsError, SocketError, StreamFailure};
 pub use executor::block_on;
 pub use platform::{ConsoleStream, Platform, WallTime};
 
 use wasmtime::component::Linker;
 
 /// Adds every interface this build provides to `linker`: `wasi:io`, and each of `wasi:cli`,
-/// `wasi:clocks`, `wasi:random` and `wasi:filesystem` whose feature is on. Their host functions
+/// `wasi:clocks`, `wasi:random`, `wasi:filesystem` and `wasi:sockets` whose feature is on. Their host functions
 /// are async where they may wait, so the store must be driven with the `*_async` calls (under
 /// [`block_on`]).
 pub fn add_to_linker_async<T: WasiHostView + 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
@@ -98,5 +110,7 @@ pub fn add_to_linker_async<T: WasiHostView + 'static>(linker: &mut Linker<T>) ->
     random::add_to_linker(linker)?;
     #[cfg(feature = "filesystem")]
     filesystem::add_to_linker(linker)?;
+    #[cfg(feature = "sockets")]
+    sockets::add_to_linker(linker)?;
     Ok(())
 }

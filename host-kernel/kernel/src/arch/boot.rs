@@ -4,7 +4,8 @@
 //!
 //! This code clears `.bss`, identity-maps the first 4 GiB with 2 MiB pages (writable and
 //! executable: wasmtime's code memory needs no remapping), enables SSE (Cranelift's code uses
-//! it), switches to long mode and calls `kernel_main` on a 1 MiB boot stack.
+//! it), switches to long mode and calls `kernel_main` on a 1 MiB boot stack. The TSC read at the
+//! very first instruction is the boot's time zero.
 
 core::arch::global_asm!(
     r#"
@@ -24,7 +25,12 @@ core::arch::global_asm!(
 pvh_start:
     cli
     cld
+    rdtsc                           /* the boot's time zero, before anything else */
+    movl %eax, %edi
+    movl %edx, %ebp
     movl %ebx, %esi                 /* keep the start info pointer out of the way */
+    movl %edi, boot_tsc
+    movl %ebp, boot_tsc + 4
     movl $__bss_start, %edi
     movl $__bss_end, %ecx
     subl %edi, %ecx
@@ -101,6 +107,9 @@ boot_gdt_pointer:
     .global pvh_start_info
 pvh_start_info:
     .quad 0
+    .global boot_tsc
+boot_tsc:
+    .quad 0
 
     .section .bss.boot, "aw", @nobits
     .balign 4096
@@ -115,8 +124,13 @@ boot_stack_top:
     options(att_syntax)
 );
 
+unsafe extern "C" {
+    static boot_tsc: u64;
+}
+
 /// The first Rust code: called by the boot code above, on the boot stack, interrupts off.
 #[unsafe(no_mangle)]
 extern "C" fn kernel_main() -> ! {
-    crate::main(super::cpu::rdtsc())
+    // SAFETY: written once by `pvh_start` (in .data, outside the .bss it clears), read-only after.
+    crate::main(unsafe { core::ptr::read_volatile(&raw const boot_tsc) })
 }

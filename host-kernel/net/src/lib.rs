@@ -1,0 +1,61 @@
+//! Morgana's TCP/IP stack: the one owner of the smoltcp [`Interface`](smoltcp::iface::Interface)
+//! and its sockets, over any Ethernet [`Device`](smoltcp::phy::Device) (the kernel's virtio-net
+//! driver, an in-memory cable in tests).
+//!
+//! [`Stack`] is built from a device, a MAC address and a [`NetConfig`] (DHCPv4, the default, or a
+//! static address with gateway and DNS servers) and offers BSD-like, non-blocking sockets by
+//! [`SocketId`]: TCP listeners with a real backlog (several listening smoltcp sockets on the
+//! port, a fresh one after every connection, connection attempts beyond the backlog refused with
+//! a reset), TCP connections, UDP sockets, and DNS lookups through the configured servers.
+//! [`SharedStack`] puts it behind a lock so the kernel's idle loop and the WASI host can share
+//! it; with feature `wasi` it implements `morgana_wasi::network::Network`, which is how
+//! `wasi:sockets` reaches it.
+//!
+//! How an embedder wires it (the kernel, or a test):
+//!
+//! ```ignore
+//! let stack = Stack::new(device, mac, NetConfig::Dhcp, StackOptions::default(), now, seed)?;
+//! let net = Arc::new(SharedStack::new(stack));
+//! let wasi = WasiCtx::new(platform, args, env).with_network(net.clone());
+//! // Platform::idle: let next = net.poll_ns(now_ns); halt until an interrupt or
+//! // min(next, the earliest wake_at deadline).
+//! ```
+//!
+//! It promises: it is sans-IO (time comes in through [`Stack::poll`], randomness as a seed; it
+//! reads no clock and never blocks), it never panics on what arrives from the network or on
+//! arguments its callers pass (bad frames are dropped and counted in [`Stats`], bad arguments are
+//! an [`Error`]), memory is bounded by [`StackOptions`] (buffer sizes, socket and backlog limits),
+//! and sockets are reclaimed: a closed connection lingers only until its peer acknowledges the
+//! close or [`StackOptions::linger`] passes, a connection whose peer vanishes is aborted after
+//! [`StackOptions::tcp_timeout`], and a handshake that never completes after
+//! [`StackOptions::connect_timeout`]. It never fragments IP packets (a datagram larger than the
+//! path MTU allows is [`Error::DatagramTooLarge`]), never does IPv6 autoconfiguration beyond a
+//! link-local address, and never loops traffic back to itself.
+
+#![no_std]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+mod config;
+mod device;
+mod dns;
+mod error;
+mod shared;
+mod stack;
+#[cfg(feature = "tcp")]
+mod tcp;
+#[cfg(feature = "udp")]
+mod udp;
+#[cfg(feature = "wasi")]
+mod wasi;
+
+pub use config::{Family, IpConfig, NetConfig, StackOptions, StaticConfig, TcpOptions, UdpOptions};
+pub use device::Stats;
+pub use error::Error;
+pub use shared::SharedStack;
+pub use stack::{SocketId, Stack};
+
+/// The smoltcp this crate is built on, for [`Device`](smoltcp::phy::Device) implementations and
+/// [`Instant`](smoltcp::time::Instant)s.
+pub use smoltcp;

@@ -1,0 +1,371 @@
+//! The stack: interface, sockets, configuration, polling.
+
+// Builds without sockets (DHCP and DNS only) leave the socket helpers unused.
+#![cfg_attr(not(any(feature = "tcp", feature = "udp")), allow(unused_imports, dead_code))]
+
+use alloc::vec;
+use alloc::vec::Vec;
+use core::net::{IpAddr, Ipv6Addr};
+use smoltcp::iface::{Config, Interface, PollIngressSingleResult, PollResult, SocketHandle, SocketSet};
+use smoltcp::phy::{Device, Medium};
+use smoltcp::socket::{dhcpv4, dns};
+use smoltcp::time::Instant;
+use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr, Ipv4Cidr, Ipv6Cidr};
+
+use crate::config::{Family, IpConfig, NetConfig, StackOptions};
+use crate::device::{Counting, Stats};
+use crate::error::Error;
+
+/// Names a socket or lookup of a [`Stack`]; unique for the stack's lifetime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SocketId(pub u64);
+
+/// How many frames one [`Stack::poll`] takes in at most; more make it ask to be polled again at
+/// once, so that a flood cannot keep it busy forever.
+const MAX_FRAMES_PER_POLL: usize = 256;
+/// The first port of the ephemeral range (IANA's, also Linux's `ip_local_port_range` upper part).
+const EPHEMERAL_FIRST: u16 = 49152;
+
+/// A TCP/IP stack over an Ethernet device. See the [crate docs](crate).
+pub struct Stack<D: Device> {
+    pub(crate) device: Counting<D>,
+    pub(crate) iface: Interface,
+    pub(crate) sockets: SocketSet<'static>,
+    pub(crate) options: StackOptions,
+    /// The TCP and UDP sockets in `sockets` (not DHCP's and DNS's).
+    pub(crate) socket_count: usize,
+    pub(crate) now: Instant,
+    next_id: u64,
+    random: u64,
+    dhcp: Option<SocketHandle>,
+    pub(crate) dns: SocketHandle,
+    pub(crate) dns_servers: Vec<IpAddr>,
+    pub(crate) lookups: crate::dns::Lookups,
+    #[cfg(feature = "tcp")]
+    pub(crate) tcp: crate::tcp::TcpState,
+    #[cfg(feature = "udp")]
+    pub(crate) udp: crate::udp::UdpState,
+}
+
+impl<D: Device> Stack<D> {
+    /// A stack on `device` with MAC address `mac`, configured by `config`. `now` is the time
+    /// (any fixed origin, the same as later [`poll`](Stack::poll)s); `seed` should differ on
+    /// every boot (TCP sequence numbers, ephemeral ports and DHCP transaction ids derive from
+    /// it).
+    pub fn new(
+        mut device: D,
+        mac: [u8; 6],
+        config: NetConfig,
+        options: StackOptions,
+        now: Instant,
+        seed: u64,
+    ) -> Result<Self, Error> {
+        let ethernet = EthernetAddress(mac);
+        if !ethernet.is_unicast() {
+            return Err(Error::InvalidMac);
+        }
+        if device.capabilities().medium != Medium::Ethernet {
+            return Err(Error::NotEthernet);
+        }
+        let mut iface_config = Config::new(HardwareAddress::Ethernet(ethernet));
+        iface_config.random_seed = seed;
+        let iface = Interface::new(iface_config, &mut device, now);
+        let mut sockets = SocketSet::new(vec![]);
+        let dns = sockets.add(dns::Socket::new(&[], vec![]));
+        let mut stack = Stack {
+            device: Counting::new(device),
+            iface,
+            sockets,
+            options,
+            socket_count: 0,
+            now,
+            next_id: 1,
+            random: seed | 1,
+            dhcp: None,
+            dns,
+            dns_servers: Vec::new(),
+            lookups: Default::default(),
+            #[cfg(feature = "tcp")]
+            tcp: Default::default(),
+            #[cfg(feature = "udp")]
+            udp: Default::default(),
+        };
+        // An IPv6 link-local address from the MAC (EUI-64), as every IPv6 host has.
+        let [m0, m1, m2, m3, m4, m5] = mac;
+        let link_local = Ipv6Addr::new(
+            0xfe80,
+            0,
+            0,
+            0,
+            u16::from_be_bytes([m0 ^ 0x02, m1]),
+            u16::from_be_bytes([m2, 0xff]),
+            u16::from_be_bytes([0xfe, m3]),
+            u16::from_be_bytes([m4, m5]),
+        );
+        stack.add_address(IpCidr::Ipv6(Ipv6Cidr::new(link_local, 64)))?;
+        match config {
+            NetConfig::Dhcp => {
+                stack.dhcp = Some(stack.sockets.add(dhcpv4::Socket::new()));
+            }
+            NetConfig::Static(config) => {
+                let cidr = match config.address {
+                    IpAddr::V4(a) if config.prefix_len <= 32 && !a.is_unspecified() && !a.is_multicast() => {
+                        IpCidr::Ipv4(Ipv4Cidr::new(a, config.prefix_len))
+                    }
+                    IpAddr::V6(a) if config.prefix_len <= 128 && !a.is_unspecified() && !a.is_multicast() => {
+                        IpCidr::Ipv6(Ipv6Cidr::new(a, config.prefix_len))
+                    }
+                    _ => return Err(Error::InvalidConfig),
+                };
+                stack.add_address(cidr)?;
+                let routes = stack.iface.routes_mut();
+                match config.gateway {
+                    Some(IpAddr::V4(gateway)) if cidr.address().version() == smoltcp::wire::IpVersion::Ipv4 => {
+                        routes.add_default_ipv4_route(gateway).map_err(|_| Error::InvalidConfig)?;
+                    }
+                    Some(IpAddr::V6(gateway)) if cidr.address().version() == smoltcp::wire::IpVersion::Ipv6 => {
+                        routes.add_default_ipv6_route(gateway).map_err(|_| Error::InvalidConfig)?;
+                    }
+                    Some(_) => return Err(Error::InvalidConfig),
+                    None => {}
+                }
+                stack.set_dns_servers(config.dns_servers);
+            }
+        }
+        Ok(stack)
+    }
+
+    fn add_address(&mut self, cidr: IpCidr) -> Result<(), Error> {
+        let mut result = Ok(());
+        self.iface.update_ip_addrs(|addrs| {
+            if addrs.push(cidr).is_err() {
+                result = Err(Error::InvalidConfig);
+            }
+        });
+        result
+    }
+
+    pub(crate) fn set_dns_servers(&mut self, mut servers: Vec<IpAddr>) {
+        servers.truncate(3);
+        let smol: Vec<IpAddress> = servers.iter().map(|&s| s.into()).collect();
+        self.sockets.get_mut::<dns::Socket>(self.dns).update_servers(&smol);
+        self.dns_servers = servers;
+    }
+
+    /// Does everything due at `now`: takes in the frames the device has received (up to a
+    /// bound), handles DHCP, runs the sockets' timers, reclaims closed sockets, and sends what is
+    /// queued. Returns when it should be called next at the latest (`None`: only when a frame
+    /// arrives or a socket call was made); it may be called earlier, harmlessly.
+    pub fn poll(&mut self, now: Instant) -> Option<Instant> {
+        self.now = now;
+        self.iface.poll_maintenance(now);
+        let mut more = false;
+        for taken in 0.. {
+            if taken == MAX_FRAMES_PER_POLL {
+                more = true;
+                break;
+            }
+            match self.iface.poll_ingress_single(now, &mut self.device, &mut self.sockets) {
+                PollIngressSingleResult::None => break,
+                PollIngressSingleResult::PacketProcessed => {}
+                PollIngressSingleResult::SocketStateChanged => {
+                    // A listener whose listening socket just took a connection gets a fresh
+                    // one before the next frame, which may be the next connection attempt.
+                    #[cfg(feature = "tcp")]
+                    self.tcp_after_ingress();
+                }
+            }
+        }
+        self.poll_dhcp();
+        #[cfg(feature = "tcp")]
+        self.tcp_maintain();
+        while self.iface.poll_egress(now, &mut self.device, &mut self.sockets) != PollResult::None {}
+        #[cfg(feature = "tcp")]
+        self.tcp_reclaim();
+        if more {
+            return Some(now);
+        }
+        let next = self.iface.poll_at(now, &self.sockets);
+        #[cfg(feature = "tcp")]
+        let next = earliest(next, self.tcp_deadline());
+        next
+    }
+
+    fn poll_dhcp(&mut self) {
+        let Some(handle) = self.dhcp else { return };
+        let event = match self.sockets.get_mut::<dhcpv4::Socket>(handle).poll() {
+            None => return,
+            Some(dhcpv4::Event::Configured(config)) => {
+                Some((config.address, config.router, config.dns_servers.iter().map(|&s| IpAddr::V4(s)).collect()))
+            }
+            Some(dhcpv4::Event::Deconfigured) => None,
+        };
+        let routes = self.iface.routes_mut();
+        routes.remove_default_ipv4_route();
+        self.iface.update_ip_addrs(|addrs| addrs.retain(|cidr| !matches!(cidr, IpCidr::Ipv4(_))));
+        match event {
+            Some((address, router, dns_servers)) => {
+                let _ = self.add_address(IpCidr::Ipv4(address));
+                if let Some(router) = router {
+                    let _ = self.iface.routes_mut().add_default_ipv4_route(router);
+                }
+                self.set_dns_servers(dns_servers);
+            }
+            None => self.set_dns_servers(Vec::new()),
+        }
+    }
+
+    /// The IP configuration the interface has now.
+    pub fn ip_config(&self) -> IpConfig {
+        let addresses = self
+            .iface
+            .ip_addrs()
+            .iter()
+            .map(|cidr| (IpAddr::from(cidr.address()), cidr.prefix_len()))
+            .collect();
+        let routes = self.iface.routes();
+        let gateways = [routes.get_default_ipv4_route(), routes.get_default_ipv6_route()]
+            .into_iter()
+            .flatten()
+            .map(|route| IpAddr::from(route.via_router))
+            .collect();
+        IpConfig {
+            addresses,
+            gateways,
+            dns_servers: self.dns_servers.clone(),
+            dhcp: self.dhcp.is_some(),
+        }
+    }
+
+    /// Whether the interface has an IPv4 address or an IPv6 address beyond link-local: with
+    /// DHCP, whether it has finished. An embedder may wait for this before starting the
+    /// application.
+    pub fn is_configured(&self) -> bool {
+        self.iface.ip_addrs().iter().any(|cidr| match cidr {
+            IpCidr::Ipv4(_) => true,
+            IpCidr::Ipv6(c) => !is_link_local(c.address()),
+        })
+    }
+
+    /// Frame counters.
+    pub fn stats(&self) -> Stats {
+        self.device.stats()
+    }
+
+    /// The device, e.g. to acknowledge its interrupts.
+    pub fn device_mut(&mut self) -> &mut D {
+        &mut self.device.inner
+    }
+
+    /// How many TCP and UDP sockets the stack holds now (lingering and not yet accepted
+    /// connections included).
+    pub fn socket_count(&self) -> usize {
+        self.socket_count
+    }
+
+    // ---- for the socket modules
+
+    pub(crate) fn new_id(&mut self) -> SocketId {
+        let id = SocketId(self.next_id);
+        self.next_id += 1;
+        id
+    }
+
+    /// Adds a TCP or UDP socket, counting it against the limit.
+    #[cfg(any(feature = "tcp", feature = "udp"))]
+    pub(crate) fn add_socket<S: smoltcp::socket::AnySocket<'static>>(&mut self, socket: S) -> Result<SocketHandle, Error> {
+        if self.socket_count >= self.options.max_sockets {
+            return Err(Error::SocketLimit);
+        }
+        self.socket_count += 1;
+        Ok(self.sockets.add(socket))
+    }
+
+    #[cfg(any(feature = "tcp", feature = "udp"))]
+    pub(crate) fn remove_socket(&mut self, handle: SocketHandle) {
+        self.sockets.remove(handle);
+        self.socket_count -= 1;
+    }
+
+    /// Whether a socket may bind to `address`: unspecified, or one of the interface's.
+    #[cfg(any(feature = "tcp", feature = "udp"))]
+    pub(crate) fn is_bindable(&self, address: IpAddr) -> bool {
+        address.is_unspecified() || self.iface.has_ip_addr(IpAddress::from(address))
+    }
+
+    /// Whether packets to `destination` have somewhere to go: an address of its family on the
+    /// interface and either a prefix containing it or a default gateway for the family.
+    #[cfg(any(feature = "tcp", feature = "udp"))]
+    pub(crate) fn is_routable(&self, destination: IpAddr) -> bool {
+        let destination = IpAddress::from(destination);
+        let family = destination.version();
+        let on_link = self
+            .iface
+            .ip_addrs()
+            .iter()
+            .any(|cidr| cidr.address().version() == family && cidr.contains_addr(&destination));
+        if on_link {
+            return true;
+        }
+        let has_source = self.iface.ip_addrs().iter().any(|cidr| match (cidr, destination) {
+            (IpCidr::Ipv4(_), IpAddress::Ipv4(_)) => true,
+            (IpCidr::Ipv6(c), IpAddress::Ipv6(_)) => !is_link_local(c.address()),
+            _ => false,
+        });
+        let routes = self.iface.routes();
+        let gateway = match destination {
+            IpAddress::Ipv4(_) => routes.get_default_ipv4_route().is_some(),
+            IpAddress::Ipv6(_) => routes.get_default_ipv6_route().is_some(),
+        };
+        has_source && gateway
+    }
+
+    /// The IP MTU towards an address of `family`, less the IP header.
+    #[cfg(feature = "udp")]
+    pub(crate) fn max_ip_payload(&self, family: Family) -> usize {
+        let mtu = self.iface_ip_mtu();
+        match family {
+            Family::Ipv4 => mtu.saturating_sub(20),
+            Family::Ipv6 => mtu.saturating_sub(40),
+        }
+    }
+
+    #[cfg(feature = "udp")]
+    fn iface_ip_mtu(&self) -> usize {
+        // Ethernet devices count the 14-byte Ethernet header in their MTU.
+        self.device.inner.capabilities().max_transmission_unit.saturating_sub(14)
+    }
+
+    /// A port of the ephemeral range for which `used` is false, if any. The search starts at a
+    /// pseudo-random point, so that ports are hard to predict.
+    #[cfg(any(feature = "tcp", feature = "udp"))]
+    pub(crate) fn ephemeral_port(&mut self, used: impl Fn(u16) -> bool) -> Option<u16> {
+        // xorshift64
+        self.random ^= self.random << 13;
+        self.random ^= self.random >> 7;
+        self.random ^= self.random << 17;
+        let count = u32::from(u16::MAX - EPHEMERAL_FIRST) + 1;
+        let start = (self.random % u64::from(count)) as u32;
+        (0..count)
+            .map(|i| EPHEMERAL_FIRST + ((start + i) % count) as u16)
+            .find(|&port| !used(port))
+    }
+}
+
+/// Whether two bindings of the same family overlap: the same address, or either unspecified.
+#[cfg(any(feature = "tcp", feature = "udp"))]
+pub(crate) fn overlaps(a: IpAddr, b: IpAddr) -> bool {
+    Family::of(a) == Family::of(b) && (a == b || a.is_unspecified() || b.is_unspecified())
+}
+
+fn is_link_local(address: Ipv6Addr) -> bool {
+    address.segments()[0] & 0xffc0 == 0xfe80
+}
+
+#[cfg(feature = "tcp")]
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
