@@ -4,8 +4,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
-use morgana_compose::{ComponentInfo, Manifest};
 use morgana_compose::manifest::MANIFEST_FILE;
+use morgana_compose::{ComponentInfo, Manifest};
 
 use crate::report;
 
@@ -28,7 +28,9 @@ impl Input {
             None => {
                 let example = Path::new(DEFAULT_EXAMPLE).join(MANIFEST_FILE);
                 if !example.is_file() {
-                    bail!("no {MANIFEST_FILE} in this directory; name a manifest, a directory holding one, or a component file");
+                    bail!(
+                        "no {MANIFEST_FILE} in this directory; name a manifest, a directory holding one, or a component file"
+                    );
                 }
                 report::note(&format!("no {MANIFEST_FILE} here; using the default example {DEFAULT_EXAMPLE}"));
                 example
@@ -37,7 +39,10 @@ impl Input {
         if path.is_dir() {
             let manifest = path.join(MANIFEST_FILE);
             if !manifest.is_file() {
-                bail!("{} holds no {MANIFEST_FILE}; write one there (see the README's manifest reference)", path.display());
+                bail!(
+                    "{} holds no {MANIFEST_FILE}; write one there (see the README's manifest reference)",
+                    path.display()
+                );
             }
             return Ok(Input::Manifest(Manifest::load(&manifest)?));
         }

@@ -37,7 +37,11 @@ fn describe(out: &mut String, input: &Input, host: HostInterfaces) -> Result<()>
             writeln!(out, "manifest   {}", manifest.file.display())?;
             writeln!(out, "app        {}", manifest.name)?;
             writeln!(out, "target     {}", host.target)?;
-            writeln!(out, "main       {}", if composition.from_wac { "(from the .wac document)" } else { &composition.main })?;
+            writeln!(
+                out,
+                "main       {}",
+                if composition.from_wac { "(from the .wac document)" } else { &composition.main }
+            )?;
             writeln!(out, "components")?;
             for part in &parts {
                 let state = if composition.unused.contains(&part.name) { "  (unused, left out)" } else { "" };
@@ -49,7 +53,11 @@ fn describe(out: &mut String, input: &Input, host: HostInterfaces) -> Result<()>
                 );
             }
             if composition.from_wac {
-                writeln!(out, "wiring     from {}", manifest.wac.as_ref().map(|w| w.display().to_string()).unwrap_or_default())?;
+                writeln!(
+                    out,
+                    "wiring     from {}",
+                    manifest.wac.as_ref().map(|w| w.display().to_string()).unwrap_or_default()
+                )?;
             } else {
                 writeln!(out, "wiring")?;
                 for line in &composition.wiring {
@@ -112,7 +120,12 @@ fn print_image(out: &mut String, path: &std::path::Path) -> Result<()> {
     writeln!(out, "image      {}", path.display())?;
     writeln!(out, "size       {} ({} bytes)", human_size(file.bytes.len() as u64), file.bytes.len())?;
     writeln!(out, "kernel     {}", human_size(file.kernel_size))?;
-    writeln!(out, "component  {} precompiled ({} before)", human_size(payload.component.len() as u64), human_size(config.component_size))?;
+    writeln!(
+        out,
+        "component  {} precompiled ({} before)",
+        human_size(payload.component.len() as u64),
+        human_size(config.component_size)
+    )?;
     writeln!(out, "wasmtime   {}", payload.wasmtime_version)?;
     writeln!(out, "target     {}", payload.target)?;
     writeln!(out, "app        {}", config.app_name)?;

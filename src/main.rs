@@ -214,7 +214,8 @@ fn parse_duration(text: &str) -> Result<u64, String> {
 }
 
 fn parse_size(text: &str) -> Result<u64, String> {
-    morgana_compose::manifest::parse_size_mib(text).ok_or_else(|| format!("`{text}` is not a memory size; write e.g. 64M or 1G"))
+    morgana_compose::manifest::parse_size_mib(text)
+        .ok_or_else(|| format!("`{text}` is not a memory size; write e.g. 64M or 1G"))
 }
 
 /// `NAME=VALUE`, or `NAME` to pass this process's value.

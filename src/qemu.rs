@@ -38,7 +38,8 @@ pub fn build_image(input: &Input, small: bool, output: Option<PathBuf>) -> Resul
     let (bytes, app, default_path) = match input {
         Input::Image(path) => {
             if let Some(output) = output {
-                std::fs::copy(path, &output).with_context(|| format!("cannot copy the image to {}", output.display()))?;
+                std::fs::copy(path, &output)
+                    .with_context(|| format!("cannot copy the image to {}", output.display()))?;
                 return Ok(output);
             }
             return Ok(path.clone());
@@ -140,7 +141,9 @@ pub fn run(image: &Path, env: Vec<(String, String)>, args: Vec<String>, options:
     // needs beyond that, the kernel reports if it runs out.
     let needed_mib = morgana_aot::elf::memory_end(&file.bytes)?.div_ceil(1 << 20) + 4;
     if memory_mib < needed_mib {
-        bail!("{memory_mib} MiB of memory cannot hold this image and a heap; give the VM at least {needed_mib} MiB (--memory {needed_mib}M)");
+        bail!(
+            "{memory_mib} MiB of memory cannot hold this image and a heap; give the VM at least {needed_mib} MiB (--memory {needed_mib}M)"
+        );
     }
     let params = BootParams {
         args,
@@ -246,9 +249,12 @@ fn network_args(mode: &NetMode, ports: &[PortForward], wants_network: bool) -> R
         }
         NetMode::Tap(name) => {
             if !ports.is_empty() {
-                bail!("ports are forwarded by QEMU user networking; with --net tap={name}, reach the VM at its own address instead");
+                bail!(
+                    "ports are forwarded by QEMU user networking; with --net tap={name}, reach the VM at its own address instead"
+                );
             }
-            Ok([vec!["-netdev".into(), format!("tap,id=net0,ifname={name},script=no,downscript=no")], device.to_vec()].concat())
+            Ok([vec!["-netdev".into(), format!("tap,id=net0,ifname={name},script=no,downscript=no")], device.to_vec()]
+                .concat())
         }
         NetMode::User if !wants_network && ports.is_empty() => Ok(Vec::new()),
         NetMode::User => {
@@ -268,11 +274,7 @@ fn accel_args(accel: Accel) -> Vec<&'static str> {
         Accel::Kvm => true,
         Accel::Auto => hardware_kvm(),
     };
-    if kvm {
-        vec!["-accel", "kvm", "-cpu", "host"]
-    } else {
-        vec!["-accel", "tcg", "-cpu", "max"]
-    }
+    if kvm { vec!["-accel", "kvm", "-cpu", "host"] } else { vec!["-accel", "tcg", "-cpu", "max"] }
 }
 
 /// Hardware virtualization: a KVM module for a real CPU is loaded and /dev/kvm is usable.

@@ -7,7 +7,13 @@ use morgana_compose::AppInfo;
 
 use crate::{FAILURE, RunOptions, merge_env, report};
 
-pub fn run(bytes: &[u8], app: Option<AppInfo>, env: Vec<(String, String)>, args: Vec<String>, options: &RunOptions) -> Result<u8> {
+pub fn run(
+    bytes: &[u8],
+    app: Option<AppInfo>,
+    env: Vec<(String, String)>,
+    args: Vec<String>,
+    options: &RunOptions,
+) -> Result<u8> {
     let app = app.unwrap_or_else(|| AppInfo {
         name: "app".into(),
         env: Vec::new(),
@@ -25,7 +31,9 @@ pub fn run(bytes: &[u8], app: Option<AppInfo>, env: Vec<(String, String)>, args:
         timeout: options.timeout.or(app.timeout_ms).map(Duration::from_millis),
     };
     if !options.publish.is_empty() {
-        report::note("-p/--publish applies to the qemu target; on unix the application listens on this machine's ports directly");
+        report::note(
+            "-p/--publish applies to the qemu target; on unix the application listens on this machine's ports directly",
+        );
     }
     let exit = morgana_unix::Runner::new()?.run(bytes, &config)?;
     match &exit {

@@ -43,7 +43,10 @@ fn missing_manifest_or_file() {
 #[test]
 fn crate_that_fails_to_build_shows_cargos_error() {
     let scratch = Scratch::new();
-    scratch.file("broken/Cargo.toml", "[package]\nname = \"broken\"\nversion = \"0.1.0\"\nedition = \"2024\"\n[workspace]\n");
+    scratch.file(
+        "broken/Cargo.toml",
+        "[package]\nname = \"broken\"\nversion = \"0.1.0\"\nedition = \"2024\"\n[workspace]\n",
+    );
     scratch.file("broken/src/main.rs", "fn main() { let x: u32 = \"not a number\"; }\n");
     let manifest = scratch.manifest("name = \"a\"\n[components.app]\npath = \"broken\"\n");
     let run = morgana(&["build", &manifest]);
@@ -57,7 +60,8 @@ fn file_that_is_not_a_component() {
     scratch.wat("core.wasm", "(module)");
     scratch.file("text.wasm", "this is not wasm");
     let manifest = scratch.manifest("name = \"a\"\n[components.app]\nwasm = \"core.wasm\"\n");
-    morgana(&["build", &manifest]).assert_failure_mentioning(&["core.wasm", "core WebAssembly module, not a component"]);
+    morgana(&["build", &manifest])
+        .assert_failure_mentioning(&["core.wasm", "core WebAssembly module, not a component"]);
 
     let core = scratch.path().join("core.wasm").display().to_string();
     morgana(&["run", &core]).assert_failure_mentioning(&["core WebAssembly module"]);
@@ -105,18 +109,21 @@ fn two_providers_of_one_interface_without_explicit_wiring() {
 #[test]
 fn import_nobody_provides() {
     let scratch = Scratch::new();
-    let manifest = scratch.manifest(&format!(
-        "name = \"lonely\"\n[components.app]\npath = {}\n",
-        toml_path(&example("kv-demo/app"))
-    ));
+    let manifest = scratch
+        .manifest(&format!("name = \"lonely\"\n[components.app]\npath = {}\n", toml_path(&example("kv-demo/app"))));
     morgana(&["build", &manifest]).assert_failure_mentioning(&[
         "component `app` imports interface `morgana:kv/store@0.1.0`, which nothing provides",
         "[kv.NAME]",
     ]);
 
     scratch.wat("lib.wasm", &library_wat("vendor:thing/api@1.0.0", "vendor:thing/other@1.0.0"));
-    scratch.wat("app.wasm", &command_wat("i32.const 0").replace("(core module", "(import \"vendor:thing/other@1.0.0\" (instance))\n(core module"));
-    let manifest = scratch.manifest("name = \"lonely\"\n[components.app]\nwasm = \"app.wasm\"\n[components.lib]\nwasm = \"lib.wasm\"\n");
+    scratch.wat(
+        "app.wasm",
+        &command_wat("i32.const 0")
+            .replace("(core module", "(import \"vendor:thing/other@1.0.0\" (instance))\n(core module"),
+    );
+    let manifest = scratch
+        .manifest("name = \"lonely\"\n[components.app]\nwasm = \"app.wasm\"\n[components.lib]\nwasm = \"lib.wasm\"\n");
     morgana(&["build", &manifest]).assert_failure_mentioning(&[
         "component `lib` imports interface `vendor:thing/api@1.0.0`",
         "the `unix` target does not provide it",
@@ -144,7 +151,8 @@ fn explicit_wire_to_an_interface_the_target_does_not_provide() {
         "name = \"a\"\n[components.app]\npath = {}\n[components.app.wire]\n\"wasi:nope/nothing\" = \"site\"\n[kv.site]\ndir = \"site\"\n",
         toml_path(&example("kv-demo/app"))
     ));
-    morgana(&["build", &manifest]).assert_failure_mentioning(&["wires `wasi:nope/nothing`, but it imports no such interface"]);
+    morgana(&["build", &manifest])
+        .assert_failure_mentioning(&["wires `wasi:nope/nothing`, but it imports no such interface"]);
 }
 
 #[test]
@@ -183,9 +191,11 @@ fn provider_whose_interface_has_another_type() {
     );
     scratch.wat(
         "app.wasm",
-        &command_wat("i32.const 0").replace("(core module", "(import \"test:x/api@0.1.0\" (instance (export \"f\" (func))))\n(core module"),
+        &command_wat("i32.const 0")
+            .replace("(core module", "(import \"test:x/api@0.1.0\" (instance (export \"f\" (func))))\n(core module"),
     );
-    let manifest = scratch.manifest("name = \"a\"\n[components.app]\nwasm = \"app.wasm\"\n[components.lib]\nwasm = \"lib.wasm\"\n");
+    let manifest = scratch
+        .manifest("name = \"a\"\n[components.app]\nwasm = \"app.wasm\"\n[components.lib]\nwasm = \"lib.wasm\"\n");
     morgana(&["build", &manifest]).assert_failure_mentioning(&[
         "component `app` imports `test:x/api@0.1.0`",
         "`lib` exports under that name has a different type",

@@ -116,7 +116,10 @@ fn http_client(port: u16, paths: &[String]) -> Result<String, String> {
         let url = format!("http://127.0.0.1:{port}{path}");
         let started = Instant::now();
         loop {
-            let out = Command::new("curl").args(["-sS", "-i", "--max-time", "10", &url]).output().map_err(|e| format!("curl: {e}"))?;
+            let out = Command::new("curl")
+                .args(["-sS", "-i", "--max-time", "10", &url])
+                .output()
+                .map_err(|e| format!("curl: {e}"))?;
             if out.status.success() {
                 let text = String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n");
                 seen.push_str(&text);

@@ -10,7 +10,19 @@ use common::*;
 
 #[test]
 fn arguments_and_environment_reach_the_guest_from_the_command_line() {
-    let run = morgana(&["run", "examples/hello", "--target", "qemu", "--env", "GREETING=Ahoy", "--env", "NEW=x y", "--", "--exit", "3"]);
+    let run = morgana(&[
+        "run",
+        "examples/hello",
+        "--target",
+        "qemu",
+        "--env",
+        "GREETING=Ahoy",
+        "--env",
+        "NEW=x y",
+        "--",
+        "--exit",
+        "3",
+    ]);
     assert_eq!(run.status, 1, "exit(3) is status 1 under WASI 0.2, as on unix\n{}", run.stderr);
     assert!(run.stdout.contains("Ahoy from hello!"), "{}", run.stdout);
     assert!(run.stdout.contains("env: NEW=x y"), "{}", run.stdout);
@@ -62,7 +74,8 @@ fn a_runaway_component_is_stopped_by_its_timeout() {
     assert!(unix.stderr.contains("timeout of 700 ms"), "{}", unix.stderr);
 
     // The manifest's [run] timeout is baked into the image.
-    let manifest = scratch.manifest("name = \"spin\"\n[components.spin]\nwasm = \"spin.wat\"\n[run]\ntimeout = \"500ms\"\n");
+    let manifest =
+        scratch.manifest("name = \"spin\"\n[components.spin]\nwasm = \"spin.wat\"\n[run]\ntimeout = \"500ms\"\n");
     let run = morgana(&["run", &manifest, "--target", "qemu"]);
     assert_eq!(run.status, 124, "{}", run.stderr);
     assert!(run.stderr.contains("timeout of 500 ms"), "{}", run.stderr);
@@ -162,7 +175,8 @@ fn an_import_the_kernel_cannot_provide_stops_the_build() {
     let scratch = Scratch::new();
     let sockets = scratch.file(
         "sockets.wat",
-        command_wat("i32.const 0").replace("(core module", "(import \"wasi:sockets/tcp@0.2.0\" (instance))\n(core module"),
+        command_wat("i32.const 0")
+            .replace("(core module", "(import \"wasi:sockets/tcp@0.2.0\" (instance))\n(core module"),
     );
     let run = morgana(&["build", &sockets.display().to_string(), "--target", "qemu"]);
     run.assert_failure_mentioning(&["wasi:sockets/tcp@0.2.0", "qemu"]);
@@ -175,7 +189,9 @@ fn inspect_shows_what_is_inside_an_image() {
     let image = hello_image(&scratch);
     let run = morgana(&["inspect", &image.display().to_string()]);
     run.assert_success();
-    for needle in ["kernel", "wasmtime   48.0.8", "x86_64-unknown-none", "app        hello", "wasi:cli/stdout", "GREETING=Hello"] {
+    for needle in
+        ["kernel", "wasmtime   48.0.8", "x86_64-unknown-none", "app        hello", "wasi:cli/stdout", "GREETING=Hello"]
+    {
         assert!(run.stdout.contains(needle), "missing {needle:?}:\n{}", run.stdout);
     }
     assert!(!run.stdout.contains("wasi:random/random"), "hello imports no randomness:\n{}", run.stdout);
@@ -193,10 +209,12 @@ fn sleeping_halts_the_cpu_instead_of_spinning() {
     let run = morgana(&["run", "examples/hello", "--target", "qemu", "--verbose"]);
     run.assert_success();
     assert!(run.stdout.contains("slept at least 20 ms: yes"), "{}", run.stdout);
-    let line = run.stderr.lines().find(|l| l.contains("[kernel]") && l.contains(" exit (halted")).unwrap_or_else(|| {
-        panic!("no exit line in the kernel log:\n{}", run.stderr);
-    });
-    let halted_ms: u64 = line.split(", ").nth(1).and_then(|rest| rest.split(' ').next()).and_then(|n| n.parse().ok()).unwrap();
+    let line =
+        run.stderr.lines().find(|l| l.contains("[kernel]") && l.contains(" exit (halted")).unwrap_or_else(|| {
+            panic!("no exit line in the kernel log:\n{}", run.stderr);
+        });
+    let halted_ms: u64 =
+        line.split(", ").nth(1).and_then(|rest| rest.split(' ').next()).and_then(|n| n.parse().ok()).unwrap();
     assert!(halted_ms >= 15, "the 20 ms sleep should be spent halted: {line}");
     for step in ["booted", "component entry"] {
         assert!(run.stderr.contains(step), "{step} missing:\n{}", run.stderr);

@@ -40,7 +40,9 @@ fn kv_demo_prints_the_baked_files() {
     let run = morgana(&["run", "examples/kv-demo"]);
     run.assert_success();
     assert!(run.stdout.contains("3 files baked into the image"), "{}", run.stdout);
-    for (key, file) in [("README.txt", "README.txt"), ("index.html", "index.html"), ("notes/todo.txt", "notes/todo.txt")] {
+    for (key, file) in
+        [("README.txt", "README.txt"), ("index.html", "index.html"), ("notes/todo.txt", "notes/todo.txt")]
+    {
         let contents = std::fs::read_to_string(example("kv-demo/site").join(file)).unwrap();
         let header = format!("== {key} ({} bytes)\n", contents.len());
         assert!(run.stdout.contains(&format!("{header}{contents}")), "missing {key}:\n{}", run.stdout);

@@ -51,7 +51,11 @@ pub fn features_for<'a>(imports: impl IntoIterator<Item = &'a str>) -> Result<Ve
 
 /// The packages compiled in with `features`.
 pub fn packages_of(features: &[String]) -> Vec<&'static str> {
-    HOST_PACKAGES.iter().copied().filter(|p| features.iter().any(|f| f.strip_prefix("wasi-") == p.strip_prefix("wasi:"))).collect()
+    HOST_PACKAGES
+        .iter()
+        .copied()
+        .filter(|p| features.iter().any(|f| f.strip_prefix("wasi-") == p.strip_prefix("wasi:")))
+        .collect()
 }
 
 /// Builds the kernel in `dir` with `features` (cargo profile `profile`) and returns its bytes.
@@ -65,7 +69,8 @@ pub fn build(dir: &Path, features: &[String], profile: &str) -> Result<Vec<u8>, 
     let target_dir = dir.join("target");
     std::fs::create_dir_all(&target_dir).map_err(|error| KernelError::Read { path: target_dir.clone(), error })?;
     let lock_path = target_dir.join("morgana-build.lock");
-    let lock = std::fs::File::create(&lock_path).map_err(|error| KernelError::Read { path: lock_path.clone(), error })?;
+    let lock =
+        std::fs::File::create(&lock_path).map_err(|error| KernelError::Read { path: lock_path.clone(), error })?;
     lock.lock().map_err(|error| KernelError::Read { path: lock_path, error })?;
 
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());

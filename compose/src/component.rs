@@ -78,19 +78,14 @@ impl ComponentInfo {
                 Payload::ComponentImportSection(reader) if depth == 0 => {
                     for import in reader {
                         let import = import.map_err(malformed)?;
-                        info.imports.push(Item {
-                            name: import.name.name.to_string(),
-                            kind: type_ref_kind(import.ty),
-                        });
+                        info.imports.push(Item { name: import.name.name.to_string(), kind: type_ref_kind(import.ty) });
                     }
                 }
                 Payload::ComponentExportSection(reader) if depth == 0 => {
                     for export in reader {
                         let export = export.map_err(malformed)?;
-                        info.exports.push(Item {
-                            name: export.name.name.to_string(),
-                            kind: external_kind(export.kind),
-                        });
+                        info.exports
+                            .push(Item { name: export.name.name.to_string(), kind: external_kind(export.kind) });
                     }
                 }
                 _ => {}
@@ -110,7 +105,8 @@ impl ComponentInfo {
         } else {
             bytes
         };
-        let info = Self::read(&bytes).map_err(|reason| FileError::NotAComponent { path: path.to_path_buf(), reason })?;
+        let info =
+            Self::read(&bytes).map_err(|reason| FileError::NotAComponent { path: path.to_path_buf(), reason })?;
         Ok((bytes, info))
     }
 

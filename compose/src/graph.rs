@@ -62,9 +62,7 @@ pub fn encode_plan(parts: &[Part<'_>], plan: &Plan) -> Result<Vec<u8>, GraphErro
             message: chain(e),
         };
         let alias = graph.alias_instance_export(instance(*node), export).map_err(|e| mismatch(&e))?;
-        graph
-            .set_instantiation_argument(instance(wire.consumer), &wire.import, alias)
-            .map_err(|e| mismatch(&e))?;
+        graph.set_instantiation_argument(instance(wire.consumer), &wire.import, alias).map_err(|e| mismatch(&e))?;
     }
     for export in &parts[plan.main].exports {
         let encode_err = |e: &dyn Error| GraphError::Encode(chain(e));

@@ -54,7 +54,9 @@ pub enum KvError {
     Read { name: String, path: PathBuf, error: std::io::Error },
     #[error("kv store `{name}`: file name {} is not valid UTF-8; keys are strings", path.display())]
     NonUtf8Name { name: String, path: PathBuf },
-    #[error("kv store `{name}`: {total} bytes of keys and values exceed the {MAX_CONTENTS}-byte limit of a 32-bit memory")]
+    #[error(
+        "kv store `{name}`: {total} bytes of keys and values exceed the {MAX_CONTENTS}-byte limit of a 32-bit memory"
+    )]
     TooLarge { name: String, total: u64 },
     #[error("kv store: generating the component failed: {0}")]
     Encode(String),
@@ -78,13 +80,19 @@ pub fn read_dir(name: &str, dir: &Path) -> Result<Vec<Entry>, KvError> {
                 .into_string()
                 .map_err(|_| KvError::NonUtf8Name { name: name.into(), path: child_path.clone() })?;
             let key = format!("{prefix}{file_name}");
-            let meta = std::fs::metadata(&child_path)
-                .map_err(|error| KvError::Read { name: name.into(), path: child_path.clone(), error })?;
+            let meta = std::fs::metadata(&child_path).map_err(|error| KvError::Read {
+                name: name.into(),
+                path: child_path.clone(),
+                error,
+            })?;
             if meta.is_dir() {
                 pending.push((child_path, format!("{key}/")));
             } else if meta.is_file() {
-                let value = std::fs::read(&child_path)
-                    .map_err(|error| KvError::Read { name: name.into(), path: child_path.clone(), error })?;
+                let value = std::fs::read(&child_path).map_err(|error| KvError::Read {
+                    name: name.into(),
+                    path: child_path.clone(),
+                    error,
+                })?;
                 entries.push(Entry { key, value });
             }
         }
@@ -169,7 +177,13 @@ impl Layout {
 
         let mut memories = MemorySection::new();
         let pages = (self.heap_base as u64).div_ceil(PAGE) + 1;
-        memories.memory(MemoryType { minimum: pages, maximum: None, memory64: false, shared: false, page_size_log2: None });
+        memories.memory(MemoryType {
+            minimum: pages,
+            maximum: None,
+            memory64: false,
+            shared: false,
+            page_size_log2: None,
+        });
 
         let mut globals = GlobalSection::new();
         globals.global(
@@ -278,7 +292,13 @@ fn realloc() -> Function {
     // a reallocation keeps the old bytes
     f.instructions().local_get(old_ptr).if_(BlockType::Empty);
     f.instructions().local_get(ptr).local_get(old_ptr);
-    f.instructions().local_get(old_size).local_get(new_size).local_get(old_size).local_get(new_size).i32_lt_u().select();
+    f.instructions()
+        .local_get(old_size)
+        .local_get(new_size)
+        .local_get(old_size)
+        .local_get(new_size)
+        .i32_lt_u()
+        .select();
     f.instructions().memory_copy(0, 0).end();
     f.instructions().local_get(ptr).end();
     f
@@ -288,7 +308,14 @@ fn realloc() -> Function {
 fn compare() -> Function {
     let (a, a_len, b, b_len, i, n, ca, cb) = (0, 1, 2, 3, 4, 5, 6, 7);
     let mut f = Function::new([(4, ValType::I32)]);
-    f.instructions().local_get(a_len).local_get(b_len).local_get(a_len).local_get(b_len).i32_lt_u().select().local_set(n);
+    f.instructions()
+        .local_get(a_len)
+        .local_get(b_len)
+        .local_get(a_len)
+        .local_get(b_len)
+        .i32_lt_u()
+        .select()
+        .local_set(n);
     f.instructions().block(BlockType::Empty).loop_(BlockType::Empty);
     f.instructions().local_get(i).local_get(n).i32_ge_u().br_if(1);
     f.instructions().local_get(a).local_get(i).i32_add().i32_load8_u(mem(0, 0)).local_set(ca);

@@ -89,7 +89,10 @@ pub struct Composition {
 
 /// Builds or reads every part of the manifest, reporting each step through `progress` as a
 /// status word and a message (`"Building"`, `` "`app` from cargo crate app" ``).
-pub fn load_parts(manifest: &Manifest, progress: &mut dyn FnMut(&str, String)) -> Result<Vec<LoadedPart>, ComposeError> {
+pub fn load_parts(
+    manifest: &Manifest,
+    progress: &mut dyn FnMut(&str, String),
+) -> Result<Vec<LoadedPart>, ComposeError> {
     let mut parts = Vec::new();
     for spec in &manifest.components {
         let shown = display_path(&manifest.dir, spec.source.path());
@@ -103,7 +106,10 @@ pub fn load_parts(manifest: &Manifest, progress: &mut dyn FnMut(&str, String)) -
             Source::KvDir(dir) => {
                 let entries = kv::read_dir(&spec.name, dir)?;
                 let total: usize = entries.iter().map(|e| e.value.len()).sum();
-                progress("Baking", format!("`{}` from {shown} ({} files, {})", spec.name, entries.len(), human_size(total as u64)));
+                progress(
+                    "Baking",
+                    format!("`{}` from {shown} ({} files, {})", spec.name, entries.len(), human_size(total as u64)),
+                );
                 (kv::generate(&spec.name, &entries)?, None)
             }
         };

@@ -130,7 +130,9 @@ fn port_forwards<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<PortForwa
         .iter()
         .map(|text| {
             PortForward::parse(text).ok_or_else(|| {
-                serde::de::Error::custom(format!("`{text}` is not a port forward; write e.g. \"8080:80\" or \"5353:53/udp\""))
+                serde::de::Error::custom(format!(
+                    "`{text}` is not a port forward; write e.g. \"8080:80\" or \"5353:53/udp\""
+                ))
             })
         })
         .collect()
@@ -145,9 +147,9 @@ fn duration_ms<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D:
 
 fn size_mib<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
     let text = String::deserialize(d)?;
-    parse_size_mib(&text).map(Some).ok_or_else(|| {
-        serde::de::Error::custom(format!("`{text}` is not a memory size; write e.g. \"64M\" or \"1G\""))
-    })
+    parse_size_mib(&text)
+        .map(Some)
+        .ok_or_else(|| serde::de::Error::custom(format!("`{text}` is not a memory size; write e.g. \"64M\" or \"1G\"")))
 }
 
 /// `"500ms"`, `"30s"`, `"5m"` → milliseconds (at least 1).
@@ -270,10 +272,8 @@ pub enum ManifestError {
 impl Manifest {
     /// Reads and checks the manifest at `file`.
     pub fn load(file: &Path) -> Result<Self, ManifestError> {
-        let text = std::fs::read_to_string(file).map_err(|error| ManifestError::Read {
-            file: file.to_path_buf(),
-            error,
-        })?;
+        let text =
+            std::fs::read_to_string(file).map_err(|error| ManifestError::Read { file: file.to_path_buf(), error })?;
         let file = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
         Self::parse(&text, &file)
     }
@@ -289,11 +289,7 @@ impl Manifest {
     }
 
     fn check(raw: RawManifest, file: PathBuf, dir: PathBuf) -> Result<Self, ManifestError> {
-        let bad_name = |name: &str, what| ManifestError::BadName {
-            file: file.clone(),
-            name: name.to_string(),
-            what,
-        };
+        let bad_name = |name: &str, what| ManifestError::BadName { file: file.clone(), name: name.to_string(), what };
         if !is_valid_name(&raw.name) {
             return Err(bad_name(&raw.name, "application"));
         }
@@ -317,11 +313,7 @@ impl Manifest {
             if components.iter().any(|c| c.name == name) {
                 return Err(ManifestError::DuplicateName { file, name });
             }
-            components.push(ComponentSpec {
-                name,
-                source: Source::KvDir(dir.join(kv.dir)),
-                wire: BTreeMap::new(),
-            });
+            components.push(ComponentSpec { name, source: Source::KvDir(dir.join(kv.dir)), wire: BTreeMap::new() });
         }
         if components.iter().any(|c| c.name == HOST_PROVIDER) {
             return Err(ManifestError::ReservedName { file });
@@ -355,9 +347,9 @@ impl Manifest {
 /// lowercase words of letters and digits separated by single dashes, starting with a letter.
 fn is_valid_name(name: &str) -> bool {
     !name.is_empty()
-        && name.split('-').all(|word| {
-            !word.is_empty() && word.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-        })
+        && name
+            .split('-')
+            .all(|word| !word.is_empty() && word.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
         && name.starts_with(|c: char| c.is_ascii_lowercase())
 }
 

@@ -244,7 +244,9 @@ pub fn unsatisfied_hint(nodes: &[Node<'_>], import: &str, host: &HostInterfaces)
     let (base, _) = split_version(import);
     let other_versions: Vec<String> = nodes
         .iter()
-        .flat_map(|n| n.info.exports.iter().filter(|e| split_version(&e.name).0 == base).map(move |e| (n.name, &e.name)))
+        .flat_map(|n| {
+            n.info.exports.iter().filter(|e| split_version(&e.name).0 == base).map(move |e| (n.name, &e.name))
+        })
         .map(|(n, e)| format!("`{n}` exports `{e}`"))
         .collect();
     if !other_versions.is_empty() {
@@ -320,7 +322,8 @@ fn find_cycle(edges: &[Vec<usize>]) -> Option<Vec<usize>> {
         None
     }
     let mut marks = vec![Mark::New; edges.len()];
-    (0..edges.len()).find_map(|n| if marks[n] == Mark::New { visit(n, edges, &mut marks, &mut Vec::new()) } else { None })
+    (0..edges.len())
+        .find_map(|n| if marks[n] == Mark::New { visit(n, edges, &mut marks, &mut Vec::new()) } else { None })
 }
 
 fn post_order(n: usize, edges: &[Vec<usize>], visited: &mut [bool], order: &mut Vec<usize>) {
@@ -351,9 +354,8 @@ mod tests {
     const HOST: HostInterfaces = HostInterfaces { target: "unix", packages: &["wasi:cli"] };
 
     fn info(imports: &[&str], exports: &[&str]) -> ComponentInfo {
-        let items = |names: &[&str]| {
-            names.iter().map(|n| Item { name: n.to_string(), kind: ItemKind::Instance }).collect()
-        };
+        let items =
+            |names: &[&str]| names.iter().map(|n| Item { name: n.to_string(), kind: ItemKind::Instance }).collect();
         ComponentInfo { imports: items(imports), exports: items(exports), size: 0 }
     }
 
@@ -374,10 +376,7 @@ mod tests {
         let plan = resolve(&nodes(&specs), None, &HOST).unwrap();
         assert_eq!(plan.main, 0);
         assert_eq!(plan.order, vec![1, 0]);
-        assert_eq!(
-            plan.wires[0].provider,
-            Provider::Component { node: 1, export: "morgana:kv/store@0.1.0".into() }
-        );
+        assert_eq!(plan.wires[0].provider, Provider::Component { node: 1, export: "morgana:kv/store@0.1.0".into() });
         assert_eq!(plan.wires[1].provider, Provider::Host);
     }
 
@@ -417,7 +416,12 @@ mod tests {
 
     #[test]
     fn explicit_wires_are_checked() {
-        let app = |w| [("app", info(&["wasi:http/types@0.2.0", "wasi:cli/stdout@0.2.0"], &[]), w), ("lib", info(&[], &["x:y/z"]), wire(&[]))];
+        let app = |w| {
+            [
+                ("app", info(&["wasi:http/types@0.2.0", "wasi:cli/stdout@0.2.0"], &[]), w),
+                ("lib", info(&[], &["x:y/z"]), wire(&[])),
+            ]
+        };
         let specs = app(wire(&[("wasi:http/types", "host")]));
         assert!(matches!(resolve(&nodes(&specs), None, &HOST), Err(WiringError::HostLacksInterface { .. })));
         let specs = app(wire(&[("wasi:http/types", "lib")]));

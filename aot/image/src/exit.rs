@@ -28,5 +28,9 @@ pub const fn qemu_status(kernel_status: u8) -> i32 {
 
 /// The kernel status for QEMU's exit status, when the kernel set one (odd statuses).
 pub const fn kernel_status(qemu_status: i32) -> Option<u8> {
-    if qemu_status % 2 == 1 && qemu_status > 0 && qemu_status < 512 { Some(((qemu_status - 1) / 2) as u8) } else { None }
+    if qemu_status % 2 == 1 && qemu_status > 0 && qemu_status < 512 {
+        Some(((qemu_status - 1) / 2) as u8)
+    } else {
+        None
+    }
 }

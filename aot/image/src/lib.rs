@@ -46,8 +46,13 @@ pub const KERNEL_TARGET: &str = "x86_64-unknown-none";
 
 /// x86-64 features the precompiled code uses beyond the baseline: (Cranelift flag, CPUID name).
 /// The kernel's CPU must have them (QEMU: `-cpu max`, or a host CPU under KVM).
-pub const X86_64_FEATURES: &[(&str, &str)] =
-    &[("has_sse3", "sse3"), ("has_ssse3", "ssse3"), ("has_sse41", "sse4.1"), ("has_sse42", "sse4.2"), ("has_popcnt", "popcnt")];
+pub const X86_64_FEATURES: &[(&str, &str)] = &[
+    ("has_sse3", "sse3"),
+    ("has_ssse3", "ssse3"),
+    ("has_sse41", "sse4.1"),
+    ("has_sse42", "sse4.2"),
+    ("has_popcnt", "popcnt"),
+];
 
 /// The settings precompiled code depends on, identical on the build host and in the kernel:
 /// no virtual-memory tricks (the kernel has one identity-mapped address space), explicit
@@ -119,7 +124,9 @@ pub enum ImageError {
 impl fmt::Display for ImageError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ImageError::NoPayload => f.write_str("the image carries no application (no Morgana payload after the kernel)"),
+            ImageError::NoPayload => {
+                f.write_str("the image carries no application (no Morgana payload after the kernel)")
+            }
             ImageError::UnsupportedVersion(v) => write!(
                 f,
                 "the image's payload has format version {v}, but this kernel reads version {FORMAT_VERSION}; rebuild the image with this version of morgana"
@@ -190,7 +197,9 @@ impl<'a> Payload<'a> {
             match tag {
                 TAG_WASMTIME_VERSION => version = Some(utf8(body, "wasmtime version")?),
                 TAG_TARGET => target = Some(utf8(body, "target")?),
-                TAG_CONFIG => config = Some(BootConfig::decode(body).ok_or(ImageError::BadSection("boot configuration"))?),
+                TAG_CONFIG => {
+                    config = Some(BootConfig::decode(body).ok_or(ImageError::BadSection("boot configuration"))?)
+                }
                 TAG_COMPONENT => component = Some(body),
                 _ => {}
             }

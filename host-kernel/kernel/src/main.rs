@@ -87,7 +87,8 @@ fn boot(boot_tsc: u64) -> Result<u8, Stop> {
     let since_boot_us = |tsc_hz: u64| (cpu::rdtsc() - boot_tsc) as u128 * 1_000_000 / tsc_hz.max(1) as u128;
 
     // The payload's header says how long it is; the heap starts after it.
-    let header = pvh::payload_memory(64).ok_or_else(|| Stop(exit::BAD_IMAGE, "the image carries no application".into()))?;
+    let header =
+        pvh::payload_memory(64).ok_or_else(|| Stop(exit::BAD_IMAGE, "the image carries no application".into()))?;
     let payload_len = Payload::declared_len(header).map_err(|e| Stop::reported(exit::BAD_IMAGE, e))?;
     let payload_start = pvh::kernel_end().next_multiple_of(morgana_image::PAYLOAD_ALIGN);
     let heap_floor = (payload_start + payload_len).next_multiple_of(4096);
@@ -99,7 +100,10 @@ fn boot(boot_tsc: u64) -> Result<u8, Stop> {
         }
     });
     let (heap_start, heap_end) = heap_region.filter(|(s, e)| e - s >= 4 << 20).ok_or_else(|| {
-        Stop(exit::BAD_IMAGE, "the VM's memory is too small for this image and a heap; give it more memory (--memory)".into())
+        Stop(
+            exit::BAD_IMAGE,
+            "the VM's memory is too small for this image and a heap; give it more memory (--memory)".into(),
+        )
     })?;
     heap::init(heap_start, heap_end);
 
@@ -109,7 +113,10 @@ fn boot(boot_tsc: u64) -> Result<u8, Stop> {
 
     let payload_bytes = pvh::payload_memory(payload_len).unwrap_or(&[]);
     if (payload_bytes.len() as u64) < payload_len {
-        return Err(Stop(exit::BAD_IMAGE, "the image does not fit in the VM's memory; give it more memory (--memory)".into()));
+        return Err(Stop(
+            exit::BAD_IMAGE,
+            "the image does not fit in the VM's memory; give it more memory (--memory)".into(),
+        ));
     }
     let payload = Payload::decode(payload_bytes).map_err(|e| Stop::reported(exit::BAD_IMAGE, e))?;
 
@@ -129,7 +136,9 @@ fn boot(boot_tsc: u64) -> Result<u8, Stop> {
 
     let random = random::Random::new();
     if !random.is_strong() {
-        kprintln!("morgana kernel: warning: the CPU has no RDSEED or RDRAND; randomness is seeded from timing jitter and is weak");
+        kprintln!(
+            "morgana kernel: warning: the CPU has no RDSEED or RDRAND; randomness is seeded from timing jitter and is weak"
+        );
     }
     if verbose {
         let (used, free) = heap::usage();
@@ -161,7 +170,11 @@ fn boot(boot_tsc: u64) -> Result<u8, Stop> {
     let result = run(payload.component, platform, args, env, timeout_ms, verbose.then_some(tsc_hz), boot_tsc);
     if verbose {
         let (halts, halted_ns) = time::halt_stats();
-        kprintln!("[kernel] t={}us exit (halted {halts} times, {} ms in all)", since_boot_us(tsc_hz), halted_ns / 1_000_000);
+        kprintln!(
+            "[kernel] t={}us exit (halted {halts} times, {} ms in all)",
+            since_boot_us(tsc_hz),
+            halted_ns / 1_000_000
+        );
     }
     result
 }
@@ -208,11 +221,9 @@ fn run(
         })?;
     let mut linker = Linker::<Host>::new(engine);
     morgana_wasi::add_to_linker_async(&mut linker).map_err(host_error)?;
-    let pre = linker
-        .instantiate_pre(&component)
-        .map_err(|e| {
-            Stop(exit::LINK_FAILED, alloc::format!("the kernel cannot satisfy the component's imports: {e:#}").into())
-        })?;
+    let pre = linker.instantiate_pre(&component).map_err(|e| {
+        Stop(exit::LINK_FAILED, alloc::format!("the kernel cannot satisfy the component's imports: {e:#}").into())
+    })?;
 
     let wasi = WasiCtx::new(platform.clone(), args, env);
     let mut store = Store::new(engine, Host { wasi, table: ResourceTable::new() });

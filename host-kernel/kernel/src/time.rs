@@ -102,7 +102,13 @@ pub fn on_timer_interrupt() {
 
 /// Seconds since the Unix epoch for a civil UTC date and time (proleptic Gregorian).
 pub fn civil_to_unix(year: u64, month: u64, day: u64, hour: u64, minute: u64, second: u64) -> Option<u64> {
-    if !(1970..=9999).contains(&year) || !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+    if !(1970..=9999).contains(&year)
+        || !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
         return None;
     }
     // Days from 1970-01-01, after Howard Hinnant's `days_from_civil`.

@@ -2,8 +2,8 @@
 //! loader left in memory, and the heap. The only place besides `drivers` and `runtime` that
 //! uses `unsafe`; every use has its `// SAFETY:` line.
 
-mod boot;
 pub mod apic;
+mod boot;
 pub mod cpu;
 pub mod gdt;
 pub mod heap;

@@ -79,7 +79,11 @@ impl NetDevice {
                 return None;
             }
             let nic = VirtIONet::new(transport, BUFFER_LEN).ok()?;
-            Some(NetDevice { nic: RefCell::new(nic), gsi: irq_base + slot as u32, base: MMIO_BASE + slot * MMIO_SIZE as u64 })
+            Some(NetDevice {
+                nic: RefCell::new(nic),
+                gsi: irq_base + slot as u32,
+                base: MMIO_BASE + slot * MMIO_SIZE as u64,
+            })
         })
     }
 

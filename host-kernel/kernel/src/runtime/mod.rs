@@ -54,9 +54,7 @@ fn detect_host_feature(feature: &str) -> Option<bool> {
         "fma" => Some(basic.has_fma()),
         "bmi1" => Some(extended.as_ref().is_some_and(|e| e.has_bmi1())),
         "bmi2" => Some(extended.as_ref().is_some_and(|e| e.has_bmi2())),
-        "lzcnt" => Some(
-            cpuid.get_extended_processor_and_feature_identifiers().is_some_and(|e| e.has_lzcnt()),
-        ),
+        "lzcnt" => Some(cpuid.get_extended_processor_and_feature_identifiers().is_some_and(|e| e.has_lzcnt())),
         // AVX needs XCR0 set up, which this kernel does not do.
         "avx" | "avx2" | "avx512f" | "avx512vl" | "avx512dq" | "avx512bw" | "avx512bitalg" | "avx512vbmi" => {
             Some(false)
