@@ -60,9 +60,11 @@ pub struct StackOptions {
     pub udp_send_buffer: usize,
     /// How many datagrams a UDP socket's buffers hold, each way.
     pub udp_datagrams: usize,
-    /// The smallest buffer size a socket option may ask for (larger requests are rounded up).
+    /// The smallest buffer size a socket option may ask for (smaller requests are rounded up;
+    /// at least 64).
     pub min_buffer: usize,
-    /// The largest buffer size a socket option may ask for (larger requests are clamped).
+    /// The largest buffer size a socket option may ask for (larger requests are clamped; at
+    /// most 1 GiB). The buffer sizes above are clamped to these bounds too.
     pub max_buffer: usize,
     /// The most sockets (TCP and UDP, counting connections waiting to be accepted and closed
     /// ones still lingering).
@@ -111,7 +113,8 @@ impl Default for StackOptions {
 ///
 /// With keep-alive on, an idle connection is probed every `keep_alive_interval`, and aborted
 /// (`timed-out`) once its peer has been silent for `keep_alive_idle_time` plus
-/// `keep_alive_count` intervals.
+/// `keep_alive_count` intervals. Times are clamped to 1 s..=32767 s and counts to 1..=127, as
+/// Linux does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TcpOptions {
     pub keep_alive_enabled: bool,

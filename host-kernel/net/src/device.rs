@@ -44,12 +44,7 @@ struct TxStats {
 impl<D: Device> Counting<D> {
     pub fn new(inner: D) -> Self {
         let mtu = inner.capabilities().max_transmission_unit;
-        Counting {
-            inner,
-            rx: RxStats::default(),
-            tx: TxStats::default(),
-            mtu,
-        }
+        Counting { inner, rx: RxStats::default(), tx: TxStats::default(), mtu }
     }
 
     pub fn stats(&self) -> Stats {
@@ -136,24 +131,14 @@ impl<D: Device> Device for Counting<D> {
     fn receive(&mut self, timestamp: Instant) -> Option<(Self::RxToken<'_>, Self::TxToken<'_>)> {
         // The receive and transmit counts are separate fields, so each token borrows its own.
         let (rx, tx) = self.inner.receive(timestamp)?;
-        let rx = CountingRx {
-            inner: rx,
-            stats: &mut self.rx,
-            mtu: self.mtu,
-        };
-        let tx = CountingTx {
-            inner: tx,
-            stats: &mut self.tx,
-        };
+        let rx = CountingRx { inner: rx, stats: &mut self.rx, mtu: self.mtu };
+        let tx = CountingTx { inner: tx, stats: &mut self.tx };
         Some((rx, tx))
     }
 
     fn transmit(&mut self, timestamp: Instant) -> Option<Self::TxToken<'_>> {
         let tx = self.inner.transmit(timestamp)?;
-        Some(CountingTx {
-            inner: tx,
-            stats: &mut self.tx,
-        })
+        Some(CountingTx { inner: tx, stats: &mut self.tx })
     }
 
     fn capabilities(&self) -> DeviceCapabilities {

@@ -51,13 +51,7 @@ impl<D: Device> Stack<D> {
             }
         }
         let id = self.new_id();
-        self.lookups.map.insert(
-            id,
-            Lookup {
-                pending,
-                addresses: Vec::new(),
-            },
-        );
+        self.lookups.map.insert(id, Lookup { pending, addresses: Vec::new() });
         Ok(id)
     }
 
@@ -90,11 +84,7 @@ impl<D: Device> Stack<D> {
             }
         }
         let addresses = unique;
-        Some(if addresses.is_empty() {
-            Err(Error::NameUnresolvable)
-        } else {
-            Ok(addresses)
-        })
+        Some(if addresses.is_empty() { Err(Error::NameUnresolvable) } else { Ok(addresses) })
     }
 
     /// Abandons a lookup.

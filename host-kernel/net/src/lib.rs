@@ -16,9 +16,14 @@
 //! ```ignore
 //! let stack = Stack::new(device, mac, NetConfig::Dhcp, StackOptions::default(), now, seed)?;
 //! let net = Arc::new(SharedStack::new(stack));
+//! // Optionally, before starting the application: poll until `net.with(|s| s.is_configured())`.
 //! let wasi = WasiCtx::new(platform, args, env).with_network(net.clone());
-//! // Platform::idle: let next = net.poll_ns(now_ns); halt until an interrupt or
-//! // min(next, the earliest wake_at deadline).
+//! // Platform::idle, each time:
+//! //     let next = net.poll_ns(now_ns);
+//! //     let deadline = min(next, the earliest wake_at deadline);
+//! //     if deadline is not after now_ns { return }   // the poll changed something: look first
+//! //     halt until the network interrupt (or any other) or the deadline
+//! // The interrupt handler only acknowledges the device; it never touches the stack.
 //! ```
 //!
 //! It promises: it is sans-IO (time comes in through [`Stack::poll`], randomness as a seed; it
@@ -26,9 +31,11 @@
 //! arguments its callers pass (bad frames are dropped and counted in [`Stats`], bad arguments are
 //! an [`Error`]), memory is bounded by [`StackOptions`] (buffer sizes, socket and backlog limits),
 //! and sockets are reclaimed: a closed connection lingers only until its peer acknowledges the
-//! close or [`StackOptions::linger`] passes, a connection whose peer vanishes is aborted after
-//! [`StackOptions::tcp_timeout`], and a handshake that never completes after
-//! [`StackOptions::connect_timeout`]. It never fragments IP packets (a datagram larger than the
+//! close or [`StackOptions::linger`] passes; a connection whose peer vanishes while it has data
+//! to deliver is aborted after [`StackOptions::tcp_timeout`] (an idle one only with keep-alive
+//! on, as under Linux); a handshake that never completes, after
+//! [`StackOptions::connect_timeout`]; and a failed connection's buffers are freed at once, even
+//! before the application closes it. It never fragments IP packets (a datagram larger than the
 //! path MTU allows is [`Error::DatagramTooLarge`]), never does IPv6 autoconfiguration beyond a
 //! link-local address, and never loops traffic back to itself.
 

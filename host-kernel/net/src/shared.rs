@@ -14,9 +14,7 @@ pub struct SharedStack<D: Device> {
 
 impl<D: Device> SharedStack<D> {
     pub fn new(stack: Stack<D>) -> Self {
-        SharedStack {
-            stack: spin::Mutex::new(stack),
-        }
+        SharedStack { stack: spin::Mutex::new(stack) }
     }
 
     /// Runs `f` on the stack.
@@ -25,8 +23,8 @@ impl<D: Device> SharedStack<D> {
     }
 
     /// [`Stack::poll`] with times in nanoseconds of a monotonic clock (the WASI platform's):
-    /// what the embedder's idle loop calls before halting, and halts no longer than the
-    /// returned deadline.
+    /// what the embedder's idle loop calls before halting. It then halts no longer than the
+    /// returned deadline, and not at all if that is not after `now`.
     pub fn poll_ns(&self, now: u64) -> Option<u64> {
         self.with(|stack| stack.poll(instant(now))).map(nanos)
     }

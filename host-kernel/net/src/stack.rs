@@ -56,10 +56,18 @@ impl<D: Device> Stack<D> {
         mut device: D,
         mac: [u8; 6],
         config: NetConfig,
-        options: StackOptions,
+        mut options: StackOptions,
         now: Instant,
         seed: u64,
     ) -> Result<Self, Error> {
+        // Sizes smoltcp can work with: some room, and TCP windows it can scale to.
+        options.max_buffer = options.max_buffer.clamp(64, 1 << 30);
+        options.min_buffer = options.min_buffer.clamp(64, options.max_buffer);
+        let buffer = |size: usize| size.clamp(options.min_buffer, options.max_buffer);
+        options.tcp_receive_buffer = buffer(options.tcp_receive_buffer);
+        options.tcp_send_buffer = buffer(options.tcp_send_buffer);
+        options.udp_receive_buffer = buffer(options.udp_receive_buffer);
+        options.udp_send_buffer = buffer(options.udp_send_buffer);
         let ethernet = EthernetAddress(mac);
         if !ethernet.is_unicast() {
             return Err(Error::InvalidMac);
@@ -156,19 +164,25 @@ impl<D: Device> Stack<D> {
     /// bound), handles DHCP, runs the sockets' timers, reclaims closed sockets, and sends what is
     /// queued. Returns when it should be called next at the latest (`None`: only when a frame
     /// arrives or a socket call was made); it may be called earlier, harmlessly.
+    ///
+    /// A returned time that is not after `now` means "again, at once": this poll changed what
+    /// sockets can do (a frame arrived, something was sent, the interface was configured) or
+    /// left frames unread. An idle loop that polls before halting must not halt then, so that
+    /// whoever waits on a socket gets to look at it first.
     pub fn poll(&mut self, now: Instant) -> Option<Instant> {
         self.now = now;
         self.iface.poll_maintenance(now);
-        let mut more = false;
+        let mut again = false;
         for taken in 0.. {
             if taken == MAX_FRAMES_PER_POLL {
-                more = true;
+                again = true;
                 break;
             }
             match self.iface.poll_ingress_single(now, &mut self.device, &mut self.sockets) {
                 PollIngressSingleResult::None => break,
                 PollIngressSingleResult::PacketProcessed => {}
                 PollIngressSingleResult::SocketStateChanged => {
+                    again = true;
                     // A listener whose listening socket just took a connection gets a fresh
                     // one before the next frame, which may be the next connection attempt.
                     #[cfg(feature = "tcp")]
@@ -176,13 +190,15 @@ impl<D: Device> Stack<D> {
                 }
             }
         }
-        self.poll_dhcp();
+        again |= self.poll_dhcp();
         #[cfg(feature = "tcp")]
         self.tcp_maintain();
-        while self.iface.poll_egress(now, &mut self.device, &mut self.sockets) != PollResult::None {}
+        while self.iface.poll_egress(now, &mut self.device, &mut self.sockets) != PollResult::None {
+            again = true;
+        }
         #[cfg(feature = "tcp")]
         self.tcp_reclaim();
-        if more {
+        if again {
             return Some(now);
         }
         let next = self.iface.poll_at(now, &self.sockets);
@@ -191,10 +207,11 @@ impl<D: Device> Stack<D> {
         next
     }
 
-    fn poll_dhcp(&mut self) {
-        let Some(handle) = self.dhcp else { return };
+    /// Applies what DHCP has to say; whether it said anything.
+    fn poll_dhcp(&mut self) -> bool {
+        let Some(handle) = self.dhcp else { return false };
         let event = match self.sockets.get_mut::<dhcpv4::Socket>(handle).poll() {
-            None => return,
+            None => return false,
             Some(dhcpv4::Event::Configured(config)) => {
                 Some((config.address, config.router, config.dns_servers.iter().map(|&s| IpAddr::V4(s)).collect()))
             }
@@ -213,28 +230,20 @@ impl<D: Device> Stack<D> {
             }
             None => self.set_dns_servers(Vec::new()),
         }
+        true
     }
 
     /// The IP configuration the interface has now.
     pub fn ip_config(&self) -> IpConfig {
-        let addresses = self
-            .iface
-            .ip_addrs()
-            .iter()
-            .map(|cidr| (IpAddr::from(cidr.address()), cidr.prefix_len()))
-            .collect();
+        let addresses =
+            self.iface.ip_addrs().iter().map(|cidr| (IpAddr::from(cidr.address()), cidr.prefix_len())).collect();
         let routes = self.iface.routes();
         let gateways = [routes.get_default_ipv4_route(), routes.get_default_ipv6_route()]
             .into_iter()
             .flatten()
             .map(|route| IpAddr::from(route.via_router))
             .collect();
-        IpConfig {
-            addresses,
-            gateways,
-            dns_servers: self.dns_servers.clone(),
-            dhcp: self.dhcp.is_some(),
-        }
+        IpConfig { addresses, gateways, dns_servers: self.dns_servers.clone(), dhcp: self.dhcp.is_some() }
     }
 
     /// Whether the interface has an IPv4 address or an IPv6 address beyond link-local: with
@@ -273,7 +282,10 @@ impl<D: Device> Stack<D> {
 
     /// Adds a TCP or UDP socket, counting it against the limit.
     #[cfg(any(feature = "tcp", feature = "udp"))]
-    pub(crate) fn add_socket<S: smoltcp::socket::AnySocket<'static>>(&mut self, socket: S) -> Result<SocketHandle, Error> {
+    pub(crate) fn add_socket<S: smoltcp::socket::AnySocket<'static>>(
+        &mut self,
+        socket: S,
+    ) -> Result<SocketHandle, Error> {
         if self.socket_count >= self.options.max_sockets {
             return Err(Error::SocketLimit);
         }
@@ -346,9 +358,7 @@ impl<D: Device> Stack<D> {
         self.random ^= self.random << 17;
         let count = u32::from(u16::MAX - EPHEMERAL_FIRST) + 1;
         let start = (self.random % u64::from(count)) as u32;
-        (0..count)
-            .map(|i| EPHEMERAL_FIRST + ((start + i) % count) as u16)
-            .find(|&port| !used(port))
+        (0..count).map(|i| EPHEMERAL_FIRST + ((start + i) % count) as u16).find(|&port| !used(port))
     }
 }
 

@@ -85,6 +85,8 @@ struct Orphan {
 const KEEP_ALIVE_IDLE: Duration = Duration::from_secs(7200);
 const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(75);
 const KEEP_ALIVE_COUNT: u32 = 9;
+const KEEP_ALIVE_MIN: Duration = Duration::from_secs(1);
+const KEEP_ALIVE_MAX: Duration = Duration::from_secs(i16::MAX as u64);
 const DEFAULT_HOP_LIMIT: u8 = 64;
 /// How long an aborted orphan may take to get its reset out before it is freed regardless.
 const RESET_GRACE: Duration = Duration::from_secs(1);
@@ -94,10 +96,7 @@ fn endpoint_addr(endpoint: smoltcp::wire::IpEndpoint) -> SocketAddr {
 }
 
 fn listen_endpoint(bound: SocketAddr) -> IpListenEndpoint {
-    IpListenEndpoint {
-        addr: (!bound.ip().is_unspecified()).then(|| IpAddress::from(bound.ip())),
-        port: bound.port(),
-    }
+    IpListenEndpoint { addr: (!bound.ip().is_unspecified()).then(|| IpAddress::from(bound.ip())), port: bound.port() }
 }
 
 /// A handshake is over (either way) once the socket has left these.
@@ -144,11 +143,7 @@ impl Conn {
         if self.connecting {
             if state == State::Closed {
                 self.connecting = false;
-                self.failure = Some(if after_egress {
-                    Error::TimedOut
-                } else {
-                    Error::ConnectionRefused
-                });
+                self.failure = Some(if after_egress { Error::TimedOut } else { Error::ConnectionRefused });
             } else if !is_handshaking(state) {
                 self.connecting = false;
             }
@@ -156,11 +151,7 @@ impl Conn {
             && self.failure.is_none()
             && !matches!(self.last_state, State::TimeWait | State::LastAck | State::Closed)
         {
-            self.failure = Some(if after_egress {
-                Error::TimedOut
-            } else {
-                Error::ConnectionReset
-            });
+            self.failure = Some(if after_egress { Error::TimedOut } else { Error::ConnectionReset });
         }
         self.last_state = state;
 
@@ -228,15 +219,7 @@ impl<D: Device> Stack<D> {
         }
         let id = self.new_id();
         let options = self.tcp_default_options();
-        self.tcp.entries.insert(
-            id,
-            Entry {
-                family,
-                options,
-                bound: None,
-                kind: Kind::Idle,
-            },
-        );
+        self.tcp.entries.insert(id, Entry { family, options, bound: None, kind: Kind::Idle });
         Ok(id)
     }
 
@@ -291,11 +274,7 @@ impl<D: Device> Stack<D> {
         if entry.bound.is_none() || !matches!(entry.kind, Kind::Idle) {
             return Err(Error::InvalidState);
         }
-        entry.kind = Kind::Listening(Listener {
-            backlog,
-            listening: None,
-            pending: VecDeque::new(),
-        });
+        entry.kind = Kind::Listening(Listener { backlog, listening: None, pending: VecDeque::new() });
         if let Err(error) = self.replenish(id) {
             self.tcp_entry_mut(id)?.kind = Kind::Idle;
             return Err(error);
@@ -333,11 +312,7 @@ impl<D: Device> Stack<D> {
             self.remove_socket(handle);
             return Err(Error::InvalidState);
         }
-        if let Ok(Entry {
-            kind: Kind::Listening(listener),
-            ..
-        }) = self.tcp_entry_mut(id)
-        {
+        if let Ok(Entry { kind: Kind::Listening(listener), .. }) = self.tcp_entry_mut(id) {
             listener.listening = Some(handle);
         }
         Ok(())
@@ -359,13 +334,8 @@ impl<D: Device> Stack<D> {
         for (from, handle) in taken {
             self.queue_connection(from, handle);
         }
-        let listeners: Vec<SocketId> = self
-            .tcp
-            .entries
-            .iter()
-            .filter(|(_, e)| matches!(e.kind, Kind::Listening(_)))
-            .map(|(&id, _)| id)
-            .collect();
+        let listeners: Vec<SocketId> =
+            self.tcp.entries.iter().filter(|(_, e)| matches!(e.kind, Kind::Listening(_))).map(|(&id, _)| id).collect();
         for id in listeners {
             let _ = self.replenish(id);
         }
@@ -384,19 +354,16 @@ impl<D: Device> Stack<D> {
         let fits = |entry: &Entry| {
             matches!(&entry.kind, Kind::Listening(l) if l.pending.len() < l.backlog)
                 && entry.family == Family::of(local.ip())
-                && entry.bound.is_some_and(|b| {
-                    b.port() == local.port() && (b.ip().is_unspecified() || b.ip() == local.ip())
-                })
+                && entry
+                    .bound
+                    .is_some_and(|b| b.port() == local.port() && (b.ip().is_unspecified() || b.ip() == local.ip()))
         };
         let target = match self.tcp.entries.get(&from) {
             Some(entry) if fits(entry) => Some(from),
             _ => self.tcp.entries.iter().find(|(_, e)| fits(e)).map(|(&id, _)| id),
         };
         match target.and_then(|id| self.tcp.entries.get_mut(&id)) {
-            Some(Entry {
-                kind: Kind::Listening(listener),
-                ..
-            }) => listener.pending.push_back(handle),
+            Some(Entry { kind: Kind::Listening(listener), .. }) => listener.pending.push_back(handle),
             _ => {
                 self.tcp_socket(handle).abort();
                 self.orphan(handle, Duration::ZERO);
@@ -407,10 +374,9 @@ impl<D: Device> Stack<D> {
     /// Whether [`tcp_accept`](Stack::tcp_accept) would return a connection.
     pub fn tcp_accept_ready(&self, id: SocketId) -> bool {
         match self.tcp.entries.get(&id) {
-            Some(Entry {
-                kind: Kind::Listening(listener),
-                ..
-            }) => listener.pending.iter().any(|&h| self.is_acceptable(h)),
+            Some(Entry { kind: Kind::Listening(listener), .. }) => {
+                listener.pending.iter().any(|&h| self.is_acceptable(h))
+            }
             // Accepting on anything else fails at once.
             _ => true,
         }
@@ -432,11 +398,7 @@ impl<D: Device> Stack<D> {
             return Ok(None);
         };
         let (family, options) = (entry.family, entry.options);
-        let Ok(Entry {
-            kind: Kind::Listening(listener),
-            ..
-        }) = self.tcp_entry_mut(id)
-        else {
+        let Ok(Entry { kind: Kind::Listening(listener), .. }) = self.tcp_entry_mut(id) else {
             return Err(Error::InvalidState);
         };
         let Some(handle) = listener.pending.remove(index) else {
@@ -446,15 +408,7 @@ impl<D: Device> Stack<D> {
         apply_options(socket, &options);
         let conn = Conn::new(handle, socket, false);
         let accepted = self.new_id();
-        self.tcp.entries.insert(
-            accepted,
-            Entry {
-                family,
-                options,
-                bound: None,
-                kind: Kind::Connection(conn),
-            },
-        );
+        self.tcp.entries.insert(accepted, Entry { family, options, bound: None, kind: Kind::Connection(conn) });
         let _ = self.replenish(id);
         Ok(Some(accepted))
     }
@@ -476,10 +430,7 @@ impl<D: Device> Stack<D> {
         let (bound, options) = (entry.bound, entry.options);
         let local = match bound {
             Some(bound) => listen_endpoint(bound),
-            None => IpListenEndpoint {
-                addr: None,
-                port: self.tcp_ephemeral_port().ok_or(Error::AddressNotBindable)?,
-            },
+            None => IpListenEndpoint { addr: None, port: self.tcp_ephemeral_port().ok_or(Error::AddressNotBindable)? },
         };
         let handle = self.new_tcp_socket(&options)?;
         let context = self.iface.context();
@@ -512,12 +463,7 @@ impl<D: Device> Stack<D> {
 
     /// Brings one connection's observation up to date (between polls).
     fn tcp_refresh(&mut self, id: SocketId) {
-        let Some(Entry {
-            kind: Kind::Connection(conn),
-            options,
-            ..
-        }) = self.tcp.entries.get_mut(&id)
-        else {
+        let Some(Entry { kind: Kind::Connection(conn), options, .. }) = self.tcp.entries.get_mut(&id) else {
             return;
         };
         let socket = self.sockets.get_mut::<tcp::Socket>(conn.handle);
@@ -534,9 +480,7 @@ impl<D: Device> Stack<D> {
             Kind::Connection(conn) if conn.connecting => return Ok(Some(Vec::new())),
             Kind::Connection(conn) => conn.handle,
             Kind::Done { failure: None, .. } => return Ok(None),
-            Kind::Done {
-                failure: Some(error), ..
-            } => return Err(*error),
+            Kind::Done { failure: Some(error), .. } => return Err(*error),
             _ => return Err(Error::InvalidState),
         };
         let failure = match &entry.kind {
@@ -599,9 +543,7 @@ impl<D: Device> Stack<D> {
                     Err(conn.failure.unwrap_or(Error::InvalidState))
                 }
             }
-            Kind::Done {
-                failure: Some(error), ..
-            } => Err(*error),
+            Kind::Done { failure: Some(error), .. } => Err(*error),
             _ => Err(Error::InvalidState),
         }
     }
@@ -658,11 +600,7 @@ impl<D: Device> Stack<D> {
 
     fn orphan(&mut self, handle: SocketHandle, linger: Duration) {
         let deadline = self.now + linger;
-        self.tcp.orphans.push(Orphan {
-            handle,
-            deadline,
-            aborted: false,
-        });
+        self.tcp.orphans.push(Orphan { handle, deadline, aborted: false });
     }
 
     /// The local address of a bound, listening or connected socket.
@@ -679,7 +617,9 @@ impl<D: Device> Stack<D> {
     pub fn tcp_remote_address(&mut self, id: SocketId) -> Result<SocketAddr, Error> {
         self.tcp_refresh(id);
         match &self.tcp_entry(id)?.kind {
-            Kind::Connection(Conn { remote: Some(remote), .. }) | Kind::Done { remote: Some(remote), .. } => Ok(*remote),
+            Kind::Connection(Conn { remote: Some(remote), .. }) | Kind::Done { remote: Some(remote), .. } => {
+                Ok(*remote)
+            }
             _ => Err(Error::InvalidState),
         }
     }
@@ -694,12 +634,16 @@ impl<D: Device> Stack<D> {
     /// a hop limit of 0 taken as 64). Keep-alive and hop limit apply at once, buffer sizes to
     /// connections made (or accepted) afterwards.
     pub fn tcp_set_options(&mut self, id: SocketId, mut options: TcpOptions) -> Result<TcpOptions, Error> {
-        let (min, max) = (self.options.min_buffer.max(1), self.options.max_buffer.max(1));
-        options.receive_buffer_size = options.receive_buffer_size.clamp(min, max.max(min));
-        options.send_buffer_size = options.send_buffer_size.clamp(min, max.max(min));
+        let (min, max) = (self.options.min_buffer, self.options.max_buffer);
+        options.receive_buffer_size = options.receive_buffer_size.clamp(min, max);
+        options.send_buffer_size = options.send_buffer_size.clamp(min, max);
         if options.hop_limit == 0 {
             options.hop_limit = DEFAULT_HOP_LIMIT;
         }
+        // Linux's limits, which also keep the timeout they add up to representable.
+        options.keep_alive_idle_time = options.keep_alive_idle_time.clamp(KEEP_ALIVE_MIN, KEEP_ALIVE_MAX);
+        options.keep_alive_interval = options.keep_alive_interval.clamp(KEEP_ALIVE_MIN, KEEP_ALIVE_MAX);
+        options.keep_alive_count = options.keep_alive_count.clamp(1, 127);
         let entry = self.tcp_entry_mut(id)?;
         entry.options = options;
         let handles: Vec<SocketHandle> = match &entry.kind {
@@ -767,11 +711,7 @@ impl<D: Device> Stack<D> {
                 // Linux); one that closed cleanly stays until everything is read.
                 if socket.state() == State::Closed && (conn.failure.is_some() || socket.recv_queue() == 0) {
                     over.push(conn.handle);
-                    entry.kind = Kind::Done {
-                        failure: conn.failure,
-                        local: conn.local,
-                        remote: conn.remote,
-                    };
+                    entry.kind = Kind::Done { failure: conn.failure, local: conn.local, remote: conn.remote };
                 }
             }
         }

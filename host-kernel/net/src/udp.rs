@@ -51,14 +51,7 @@ impl<D: Device> Stack<D> {
             receive_buffer_size: self.options.udp_receive_buffer,
             send_buffer_size: self.options.udp_send_buffer,
         };
-        self.udp.entries.insert(
-            id,
-            Entry {
-                family,
-                options,
-                bound: None,
-            },
-        );
+        self.udp.entries.insert(id, Entry { family, options, bound: None });
         Ok(id)
     }
 
@@ -78,15 +71,10 @@ impl<D: Device> Stack<D> {
         let options = entry.options;
         let port = match local.port() {
             0 => {
-                let mut used: Vec<u16> = self
-                    .udp
-                    .entries
-                    .values()
-                    .filter_map(|e| e.bound.map(|(b, _)| b.port()))
-                    .collect();
+                let mut used: Vec<u16> =
+                    self.udp.entries.values().filter_map(|e| e.bound.map(|(b, _)| b.port())).collect();
                 used.sort_unstable();
-                self.ephemeral_port(|port| used.binary_search(&port).is_ok())
-                    .ok_or(Error::AddressInUse)?
+                self.ephemeral_port(|port| used.binary_search(&port).is_ok()).ok_or(Error::AddressInUse)?
             }
             port => {
                 let taken = self
@@ -102,20 +90,12 @@ impl<D: Device> Stack<D> {
         };
         let datagrams = self.options.udp_datagrams.max(1);
         let mut socket = udp::Socket::new(
-            udp::PacketBuffer::new(
-                vec![udp::PacketMetadata::EMPTY; datagrams],
-                vec![0; options.receive_buffer_size],
-            ),
-            udp::PacketBuffer::new(
-                vec![udp::PacketMetadata::EMPTY; datagrams],
-                vec![0; options.send_buffer_size],
-            ),
+            udp::PacketBuffer::new(vec![udp::PacketMetadata::EMPTY; datagrams], vec![0; options.receive_buffer_size]),
+            udp::PacketBuffer::new(vec![udp::PacketMetadata::EMPTY; datagrams], vec![0; options.send_buffer_size]),
         );
         socket.set_hop_limit(Some(options.hop_limit.max(1)));
-        let endpoint = IpListenEndpoint {
-            addr: (!local.ip().is_unspecified()).then(|| IpAddress::from(local.ip())),
-            port,
-        };
+        let endpoint =
+            IpListenEndpoint { addr: (!local.ip().is_unspecified()).then(|| IpAddress::from(local.ip())), port };
         socket.bind(endpoint).map_err(|_| Error::InvalidArgument)?;
         let handle = self.add_socket(socket)?;
         if let Some(entry) = self.udp.entries.get_mut(&id) {
@@ -132,18 +112,15 @@ impl<D: Device> Stack<D> {
 
     /// Queues a datagram to `remote`; `Ok(false)` when the send buffer has no room for it now.
     pub fn udp_send(&mut self, id: SocketId, data: &[u8], remote: SocketAddr) -> Result<bool, Error> {
-        if remote.port() == 0 || remote.ip().is_unspecified() {
+        let family = self.udp_entry(id)?.family;
+        if remote.port() == 0 || remote.ip().is_unspecified() || Family::of(remote.ip()) != family {
             return Err(Error::InvalidArgument);
         }
         if !self.is_routable(remote.ip()) {
             return Err(Error::Unreachable);
         }
-        let family = self.udp_entry(id)?.family;
         let max = self.max_ip_payload(family).saturating_sub(UDP_HEADER);
-        let (family, socket) = self.udp_socket(id)?;
-        if Family::of(remote.ip()) != family {
-            return Err(Error::InvalidArgument);
-        }
+        let (_, socket) = self.udp_socket(id)?;
         if data.len() > max || data.len() > socket.payload_send_capacity() {
             return Err(Error::DatagramTooLarge);
         }
@@ -196,29 +173,23 @@ impl<D: Device> Stack<D> {
     /// Sets a socket's options; returns them as in effect (buffer sizes clamped as for TCP, a hop
     /// limit of 0 taken as 64). Buffer sizes apply when the socket is bound.
     pub fn udp_set_options(&mut self, id: SocketId, mut options: UdpOptions) -> Result<UdpOptions, Error> {
-        let (min, max) = (self.options.min_buffer.max(1), self.options.max_buffer.max(1));
-        options.receive_buffer_size = options.receive_buffer_size.clamp(min, max.max(min));
-        options.send_buffer_size = options.send_buffer_size.clamp(min, max.max(min));
+        let (min, max) = (self.options.min_buffer, self.options.max_buffer);
+        options.receive_buffer_size = options.receive_buffer_size.clamp(min, max);
+        options.send_buffer_size = options.send_buffer_size.clamp(min, max);
         if options.hop_limit == 0 {
             options.hop_limit = DEFAULT_HOP_LIMIT;
         }
         let entry = self.udp.entries.get_mut(&id).ok_or(Error::UnknownSocket)?;
         entry.options = options;
         if let Some((_, handle)) = entry.bound {
-            self.sockets
-                .get_mut::<udp::Socket>(handle)
-                .set_hop_limit(Some(options.hop_limit));
+            self.sockets.get_mut::<udp::Socket>(handle).set_hop_limit(Some(options.hop_limit));
         }
         Ok(options)
     }
 
     /// Closes a socket and frees it (queued datagrams are dropped).
     pub fn udp_close(&mut self, id: SocketId) {
-        if let Some(Entry {
-            bound: Some((_, handle)),
-            ..
-        }) = self.udp.entries.remove(&id)
-        {
+        if let Some(Entry { bound: Some((_, handle)), .. }) = self.udp.entries.remove(&id) {
             self.remove_socket(handle);
         }
     }

@@ -9,8 +9,8 @@ use common::*;
 use morgana_net::smoltcp::phy::ChecksumCapabilities;
 use morgana_net::smoltcp::time::{Duration, Instant};
 use morgana_net::smoltcp::wire::{
-    DhcpMessageType, DhcpPacket, DhcpRepr, EthernetAddress, EthernetFrame, EthernetProtocol, EthernetRepr,
-    IpProtocol, Ipv4Packet, Ipv4Repr, UdpPacket, UdpRepr,
+    DhcpMessageType, DhcpPacket, DhcpRepr, EthernetAddress, EthernetFrame, EthernetProtocol, EthernetRepr, IpProtocol,
+    Ipv4Packet, Ipv4Repr, UdpPacket, UdpRepr,
 };
 use morgana_net::{NetConfig, Stack, StackOptions};
 
@@ -68,11 +68,8 @@ fn reply(kind: DhcpMessageType, xid: u32, client: EthernetAddress) -> Vec<u8> {
         payload_len: 8 + dhcp_len,
         hop_limit: 64,
     };
-    let ethernet = EthernetRepr {
-        src_addr: SERVER_MAC,
-        dst_addr: EthernetAddress::BROADCAST,
-        ethertype: EthernetProtocol::Ipv4,
-    };
+    let ethernet =
+        EthernetRepr { src_addr: SERVER_MAC, dst_addr: EthernetAddress::BROADCAST, ethertype: EthernetProtocol::Ipv4 };
     let mut frame = vec![0; ethernet.buffer_len() + ip.buffer_len() + 8 + dhcp_len];
     let mut eth = EthernetFrame::new_unchecked(&mut frame[..]);
     ethernet.emit(&mut eth);
@@ -122,5 +119,8 @@ fn dhcp_configures_the_interface() {
     assert!(config.addresses.contains(&(IpAddr::V4(OFFERED), 24)), "{config}");
     assert_eq!(config.gateways, [IpAddr::V4(SERVER)]);
     assert_eq!(config.dns_servers, [IpAddr::V4(DNS)]);
-    assert!(config.to_string().starts_with("fe80::ff:fe00:2/64 192.168.7.50/24 via 192.168.7.1, dns 192.168.7.53"), "{config}");
+    assert!(
+        config.to_string().starts_with("fe80::ff:fe00:2/64 192.168.7.50/24 via 192.168.7.1, dns 192.168.7.53"),
+        "{config}"
+    );
 }

@@ -23,15 +23,7 @@ impl Transfer {
     fn start(stack: &mut Stack<Port>, to: SocketAddr, data: Vec<u8>) -> Transfer {
         let id = stack.tcp_open(Family::Ipv4).unwrap();
         stack.tcp_connect(id, to).unwrap();
-        Transfer {
-            id,
-            data,
-            sent: 0,
-            shut: false,
-            received: Vec::new(),
-            connected: false,
-            done: false,
-        }
+        Transfer { id, data, sent: 0, shut: false, received: Vec::new(), connected: false, done: false }
     }
 
     fn step(&mut self, stack: &mut Stack<Port>) -> Result<(), Error> {
@@ -90,9 +82,8 @@ fn echo_many_connections_in_turn_and_at_once() {
     assert_eq!(echo.accepted, 20);
 
     // At once: 30 connections, within the backlog.
-    let mut transfers: Vec<Transfer> = (0..30)
-        .map(|i| Transfer::start(&mut net.client, to, pattern(20_000, 100 + i)))
-        .collect();
+    let mut transfers: Vec<Transfer> =
+        (0..30).map(|i| Transfer::start(&mut net.client, to, pattern(20_000, 100 + i))).collect();
     net.run(Duration::from_secs(60), |net| {
         echo.step(&mut net.server, listener);
         for t in &mut transfers {
@@ -149,9 +140,7 @@ fn a_flood_beyond_the_backlog_is_refused_and_the_server_keeps_serving() {
     }
     net.run(Duration::from_secs(10), |net| {
         echo.step(&mut net.server, listener);
-        open.iter()
-            .all(|&id| net.client.tcp_recv_ready(id))
-            .then_some(())
+        open.iter().all(|&id| net.client.tcp_recv_ready(id)).then_some(())
     });
     for &id in &open {
         assert_eq!(net.client.tcp_recv(id, 100).unwrap().unwrap(), b"hello");
@@ -173,15 +162,11 @@ fn a_flood_beyond_the_backlog_is_refused_and_the_server_keeps_serving() {
 
 #[test]
 fn a_peer_that_vanishes_mid_transfer_frees_its_socket() {
-    let options = StackOptions {
-        tcp_timeout: Duration::from_secs(20),
-        ..StackOptions::default()
-    };
+    let options = StackOptions { tcp_timeout: Duration::from_secs(20), ..StackOptions::default() };
     let mut net = Net::new(options);
     let listener = listen(&mut net.server, ECHO, 4);
     let client = connect(&mut net, v4(SERVER_IP, ECHO)).unwrap();
-    let conn = net
-        .run(Duration::from_secs(5), |net| net.server.tcp_accept(listener).unwrap());
+    let conn = net.run(Duration::from_secs(5), |net| net.server.tcp_accept(listener).unwrap());
     assert_eq!(net.server.socket_count(), 2);
 
     // The server sends more than the client reads; then the client vanishes.
@@ -206,10 +191,7 @@ fn a_peer_that_vanishes_mid_transfer_frees_its_socket() {
 
 #[test]
 fn a_closed_connection_whose_peer_vanished_is_freed_after_lingering() {
-    let options = StackOptions {
-        linger: Duration::from_secs(30),
-        ..StackOptions::default()
-    };
+    let options = StackOptions { linger: Duration::from_secs(30), ..StackOptions::default() };
     let mut net = Net::new(options);
     let listener = listen(&mut net.server, ECHO, 4);
     connect(&mut net, v4(SERVER_IP, ECHO)).unwrap();
@@ -256,9 +238,7 @@ fn an_idle_connection_without_keep_alive_stays_up() {
     let conn = net.run(Duration::from_secs(5), |net| net.server.tcp_accept(listener).unwrap());
     net.pass(Duration::from_secs(600));
     net.client.tcp_send(client, b"still there?").unwrap();
-    let data = net.run(Duration::from_secs(5), |net| {
-        net.server.tcp_recv(conn, 100).unwrap().filter(|d| !d.is_empty())
-    });
+    let data = net.run(Duration::from_secs(5), |net| net.server.tcp_recv(conn, 100).unwrap().filter(|d| !d.is_empty()));
     assert_eq!(data, b"still there?");
 }
 
@@ -278,10 +258,7 @@ fn binding_connecting_and_their_errors() {
     assert_eq!(s.tcp_bind(b, v4(SERVER_IP, port)), Err(Error::AddressInUse));
     // Not this host's address; the other family; twice.
     assert_eq!(s.tcp_bind(b, v4(Ipv4Addr::new(10, 0, 0, 9), 80)), Err(Error::AddressNotBindable));
-    assert_eq!(
-        s.tcp_bind(b, SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 80)),
-        Err(Error::InvalidArgument)
-    );
+    assert_eq!(s.tcp_bind(b, SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 80)), Err(Error::InvalidArgument));
     s.tcp_bind(b, v4(SERVER_IP, 80)).unwrap();
     assert_eq!(s.tcp_bind(b, v4(SERVER_IP, 81)), Err(Error::InvalidState));
     // An IPv6 socket may use the same port number.
@@ -299,10 +276,7 @@ fn binding_connecting_and_their_errors() {
 
     // Connecting: no route (no gateway), nobody listening, and success.
     let e = net.client.tcp_open(Family::Ipv4).unwrap();
-    assert_eq!(
-        net.client.tcp_connect(e, v4(Ipv4Addr::new(192, 168, 1, 1), 80)),
-        Err(Error::Unreachable)
-    );
+    assert_eq!(net.client.tcp_connect(e, v4(Ipv4Addr::new(192, 168, 1, 1), 80)), Err(Error::Unreachable));
     assert_eq!(connect(&mut net, v4(SERVER_IP, 9)), Err(Error::ConnectionRefused));
     let f = connect(&mut net, v4(SERVER_IP, port)).unwrap();
     let local = net.client.tcp_local_address(f).unwrap();
@@ -317,9 +291,7 @@ fn binding_connecting_and_their_errors() {
     let g = net.server.tcp_open(Family::Ipv4).unwrap();
     net.server.tcp_bind(g, any(port)).unwrap();
     net.client.tcp_send(f, b"ping").unwrap();
-    let data = net.run(Duration::from_secs(5), |net| {
-        net.server.tcp_recv(conn, 10).unwrap().filter(|d| !d.is_empty())
-    });
+    let data = net.run(Duration::from_secs(5), |net| net.server.tcp_recv(conn, 10).unwrap().filter(|d| !d.is_empty()));
     assert_eq!(data, b"ping");
 
     // The client resets: the server sees it.
@@ -334,16 +306,9 @@ fn binding_connecting_and_their_errors() {
 
 #[test]
 fn connecting_to_a_silent_address_times_out() {
-    let options = StackOptions {
-        connect_timeout: Duration::from_secs(10),
-        ..StackOptions::default()
-    };
-    let mut net = Net::with(
-        StackOptions::default(),
-        options,
-        static_config(SERVER_IP, &[]),
-        static_config(CLIENT_IP, &[]),
-    );
+    let options = StackOptions { connect_timeout: Duration::from_secs(10), ..StackOptions::default() };
+    let mut net =
+        Net::with(StackOptions::default(), options, static_config(SERVER_IP, &[]), static_config(CLIENT_IP, &[]));
     // 10.0.0.77 is on the link but nobody answers ARP.
     assert_eq!(connect(&mut net, v4(Ipv4Addr::new(10, 0, 0, 77), 80)), Err(Error::TimedOut));
     // The failed connection's socket is freed even before the application drops it.
@@ -366,9 +331,7 @@ fn ipv6_link_local_echo() {
         .unwrap();
     assert_eq!(server_ll, "fe80::ff:fe00:1".parse::<Ipv6Addr>().unwrap());
     let listener = net.server.tcp_open(Family::Ipv6).unwrap();
-    net.server
-        .tcp_bind(listener, SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 80))
-        .unwrap();
+    net.server.tcp_bind(listener, SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 80)).unwrap();
     net.server.tcp_listen(listener, 4).unwrap();
     let mut echo = Echo::default();
     let id = net.client.tcp_open(Family::Ipv6).unwrap();

@@ -39,15 +39,9 @@ fn udp_echo() {
     assert!(net.client.udp_send_ready(client));
 
     // Limits and errors.
-    assert_eq!(
-        net.client.udp_send(client, &[0; 1473], v4(SERVER_IP, 5300)),
-        Err(Error::DatagramTooLarge)
-    );
+    assert_eq!(net.client.udp_send(client, &[0; 1473], v4(SERVER_IP, 5300)), Err(Error::DatagramTooLarge));
     assert_eq!(net.client.udp_send(client, &[0; 1472], v4(SERVER_IP, 5300)), Ok(true));
-    assert_eq!(
-        net.client.udp_send(client, b"x", v4(Ipv4Addr::new(8, 8, 8, 8), 53)),
-        Err(Error::Unreachable)
-    );
+    assert_eq!(net.client.udp_send(client, b"x", v4(Ipv4Addr::new(8, 8, 8, 8), 53)), Err(Error::Unreachable));
     let six = SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 5300);
     assert_eq!(net.client.udp_send(client, b"x", six), Err(Error::InvalidArgument));
     let other = net.server.udp_open(Family::Ipv4).unwrap();

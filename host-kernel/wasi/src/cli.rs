@@ -159,10 +159,7 @@ struct Console {
 
 impl Console {
     fn new(platform: &Arc<dyn Platform>, stream: ConsoleStream) -> Self {
-        Console {
-            platform: Arc::clone(platform),
-            stream,
-        }
+        Console { platform: Arc::clone(platform), stream }
     }
 }
 

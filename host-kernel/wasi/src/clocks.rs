@@ -66,10 +66,7 @@ fn subscribe_deadline(
 ) -> wasmtime::Result<Resource<DynPollable>> {
     // The deadline resource is not handed to the guest: it is the parent that `subscribe`
     // needs, and deleting the pollable deletes it too.
-    let deadline = table.push(Deadline {
-        platform: Arc::clone(platform),
-        deadline,
-    })?;
+    let deadline = table.push(Deadline { platform: Arc::clone(platform), deadline })?;
     subscribe(table, deadline)
 }
 

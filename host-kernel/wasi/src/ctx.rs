@@ -105,22 +105,10 @@ pub trait WasiHostView: Send {
 }
 
 /// The [`HasData`] marker for linking: the host traits are implemented on [`WasiHostCtxView`].
-#[cfg(any(
-    feature = "cli",
-    feature = "clocks",
-    feature = "random",
-    feature = "filesystem",
-    feature = "sockets"
-))]
+#[cfg(any(feature = "cli", feature = "clocks", feature = "random", feature = "filesystem", feature = "sockets"))]
 pub(crate) struct WasiHost;
 
-#[cfg(any(
-    feature = "cli",
-    feature = "clocks",
-    feature = "random",
-    feature = "filesystem",
-    feature = "sockets"
-))]
+#[cfg(any(feature = "cli", feature = "clocks", feature = "random", feature = "filesystem", feature = "sockets"))]
 impl HasData for WasiHost {
     type Data<'a> = WasiHostCtxView<'a>;
 }

@@ -15,8 +15,9 @@
 //! if it is still not ready pass the deadline `poll` returned to [`Platform::wake_at`] before
 //! returning `Pending`; the executor then calls [`Platform::idle`]. So the embedder's `idle` must
 //! return when the network device has something (an interrupt), and — so that connections make
-//! progress while the guest waits on a clock alone — should call `poll` itself before halting
-//! and halt no longer than the deadline it returns.
+//! progress while the guest waits on a clock alone — should call `poll` itself before halting,
+//! halt no longer than the deadline it returns, and not halt at all when that deadline is not
+//! after now (the poll changed something a waiting guest must look at first).
 //!
 //! [`Platform`]: crate::Platform
 //! [`Platform::wake_at`]: crate::Platform::wake_at
@@ -81,7 +82,8 @@ pub trait Network: Send + Sync + 'static {
     /// Does whatever the stack has to do at monotonic time `now` (nanoseconds, the
     /// [`Platform`](crate::Platform)'s clock): takes in received frames, sends what is queued,
     /// runs timers. Returns when it next needs to be called at the latest, `None` if only when
-    /// something happens (a frame arrives, a socket call).
+    /// something happens (a frame arrives, a socket call). A time not after `now` means at
+    /// once: the poll changed what sockets can do, and waiters should look before anyone halts.
     fn poll(&self, now: u64) -> Option<u64>;
 
     // ---- TCP

@@ -36,11 +36,7 @@ fn run_hello(platform: &Arc<FakePlatform>, args: &[&str], env: &[(&str, &str)]) 
 fn hello_runs_unchanged() {
     let platform = FakePlatform::new();
     let started = Instant::now();
-    let status = run_hello(
-        &platform,
-        &["hello", "a", "b c"],
-        &[("GREETING", "Hello"), ("MOOD", "sunny")],
-    );
+    let status = run_hello(&platform, &["hello", "a", "b c"], &[("GREETING", "Hello"), ("MOOD", "sunny")]);
     let took = started.elapsed();
     let stdout = platform.stdout();
     let stderr = platform.stderr();

@@ -62,29 +62,17 @@ fn each_module_links_its_interfaces_and_no_others() {
     morgana_wasi::random::add_to_linker(&mut linker).unwrap();
     assert_eq!(call_u64(&linker, &platform, &random_u64).unwrap(), splitmix(0));
     // ...and the clock component does not link.
-    let error = linker
-        .instantiate_pre(&clock_now)
-        .err()
-        .expect("linked without wasi:clocks");
-    assert!(
-        format!("{error:#}").contains("wasi:clocks/monotonic-clock"),
-        "{error:#}"
-    );
+    let error = linker.instantiate_pre(&clock_now).err().expect("linked without wasi:clocks");
+    assert!(format!("{error:#}").contains("wasi:clocks/monotonic-clock"), "{error:#}");
 
     // Adding clocks makes it link, and `now` is the platform's monotonic clock.
     morgana_wasi::clocks::add_to_linker(&mut linker).unwrap();
     let before = platform.monotonic_now_for_test();
     let now = call_u64(&linker, &platform, &clock_now).unwrap();
-    assert!(
-        now >= before && now <= platform.monotonic_now_for_test(),
-        "{before} {now}"
-    );
+    assert!(now >= before && now <= platform.monotonic_now_for_test(), "{before} {now}");
 
     // cli and filesystem alone provide neither.
-    for add in [
-        morgana_wasi::cli::add_to_linker::<Host>,
-        morgana_wasi::filesystem::add_to_linker::<Host>,
-    ] {
+    for add in [morgana_wasi::cli::add_to_linker::<Host>, morgana_wasi::filesystem::add_to_linker::<Host>] {
         let mut linker = Linker::<Host>::new(engine());
         morgana_wasi::io::add_to_linker(&mut linker).unwrap();
         add(&mut linker).unwrap();
@@ -131,11 +119,7 @@ fn exit_unwinds_with_exit_status() {
             command.wasi_cli_run().call_run(&mut store).await
         })
         .expect_err("returned from exit");
-        assert_eq!(
-            error.downcast_ref::<ExitStatus>(),
-            Some(&ExitStatus(expected)),
-            "{call}({arg}): {error:?}"
-        );
+        assert_eq!(error.downcast_ref::<ExitStatus>(), Some(&ExitStatus(expected)), "{call}({arg}): {error:?}");
     }
 }
 
@@ -155,19 +139,10 @@ fn stdin_is_at_end_of_file() {
     let borrow = || Resource::new_borrow(stream.rep());
     assert!(matches!(table.read(borrow(), 10), Err(StreamError::Closed)));
     assert!(matches!(table.skip(borrow(), 10), Err(StreamError::Closed)));
-    assert!(matches!(
-        block_on(&*platform, table.blocking_read(borrow(), 10)),
-        Err(StreamError::Closed)
-    ));
+    assert!(matches!(block_on(&*platform, table.blocking_read(borrow(), 10)), Err(StreamError::Closed)));
     // Ready at once: waiting on stdin never idles.
     let pollable = HostInputStream::subscribe(table, borrow()).unwrap();
-    assert!(
-        block_on(
-            &*platform,
-            HostPollable::ready(table, Resource::new_borrow(pollable.rep()))
-        )
-        .unwrap()
-    );
+    assert!(block_on(&*platform, HostPollable::ready(table, Resource::new_borrow(pollable.rep()))).unwrap());
     HostPollable::drop(table, pollable).unwrap();
     block_on(&*platform, HostInputStream::drop(table, stream)).unwrap();
     assert!(table.is_empty());
@@ -187,11 +162,7 @@ fn stdout_and_stderr_write_to_the_console() {
     table.write(out_(), b"one ".to_vec()).unwrap();
     HostOutputStream::flush(table, out_()).unwrap();
     block_on(&*platform, table.blocking_write_and_flush(out_(), b"two\n".to_vec())).unwrap();
-    block_on(
-        &*platform,
-        table.blocking_write_and_flush(Resource::new_borrow(err.rep()), b"oops\n".to_vec()),
-    )
-    .unwrap();
+    block_on(&*platform, table.blocking_write_and_flush(Resource::new_borrow(err.rep()), b"oops\n".to_vec())).unwrap();
     assert_eq!(platform.stdout(), "one two\n");
     assert_eq!(platform.stderr(), "oops\n");
     assert_eq!(platform.idle_calls(), 0);
@@ -214,10 +185,7 @@ fn environment_is_the_context_s() {
     let mut view = host.wasi();
     assert_eq!(environment::Host::get_arguments(&mut view).unwrap(), ["prog", "arg"]);
     let env = environment::Host::get_environment(&mut view).unwrap();
-    assert_eq!(
-        env,
-        [("A".to_string(), "1".to_string()), ("B".to_string(), "2".to_string())]
-    );
+    assert_eq!(env, [("A".to_string(), "1".to_string()), ("B".to_string(), "2".to_string())]);
     assert_eq!(environment::Host::initial_cwd(&mut view).unwrap(), None);
     let error = exit::Host::exit(&mut view, Err(())).unwrap_err();
     assert_eq!(error.downcast_ref::<ExitStatus>(), Some(&ExitStatus(1)));
@@ -240,15 +208,9 @@ fn random_comes_from_the_platform() {
 
     // Insecure: from `insecure_random`, never from the secure source.
     let bytes = insecure::Host::get_insecure_random_bytes(&mut view, 13).unwrap();
-    let expected: Vec<u8> = (0..2)
-        .flat_map(|i| splitmix((1 << 32) + i).to_le_bytes())
-        .take(13)
-        .collect();
+    let expected: Vec<u8> = (0..2).flat_map(|i| splitmix((1 << 32) + i).to_le_bytes()).take(13).collect();
     assert_eq!(bytes, expected);
-    assert_eq!(
-        insecure::Host::get_insecure_random_u64(&mut view).unwrap(),
-        splitmix((1 << 32) + 2)
-    );
+    assert_eq!(insecure::Host::get_insecure_random_u64(&mut view).unwrap(), splitmix((1 << 32) + 2));
     assert_eq!(insecure_seed::Host::insecure_seed(&mut view).unwrap(), SEED);
     assert_eq!(platform.secure_calls.load(std::sync::atomic::Ordering::SeqCst), 3);
 
@@ -299,10 +261,7 @@ fn poll_waits_for_the_earliest_of_mixed_clock_pollables() {
     let ready = block_on(&*platform, table.poll(vec![b(&never), b(&slow), b(&fast)])).unwrap();
     let took = started.elapsed();
     assert_eq!(ready, [2]);
-    assert!(
-        took >= Duration::from_millis(15) && took < Duration::from_millis(150),
-        "{took:?}"
-    );
+    assert!(took >= Duration::from_millis(15) && took < Duration::from_millis(150), "{took:?}");
     assert!((1..=3).contains(&platform.idle_calls()), "{}", platform.idle_calls());
     assert!(platform.wake_ats.lock().unwrap().contains(&(now + ms(20))));
     assert!(!block_on(&*platform, HostPollable::ready(table, b(&slow))).unwrap());

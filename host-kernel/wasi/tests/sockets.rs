@@ -19,7 +19,9 @@ use morgana_net::smoltcp::time::Instant as NetInstant;
 use morgana_net::{Family, NetConfig, SharedStack, SocketId, Stack, StackOptions, StaticConfig};
 use morgana_wasi::bindings::Command as WasiCommand;
 use morgana_wasi::bindings::wasi::sockets::ip_name_lookup;
-use morgana_wasi::bindings::wasi::sockets::network::{ErrorCode, IpAddress, IpAddressFamily, IpSocketAddress, Ipv4SocketAddress};
+use morgana_wasi::bindings::wasi::sockets::network::{
+    ErrorCode, IpAddress, IpAddressFamily, IpSocketAddress, Ipv4SocketAddress,
+};
 use morgana_wasi::bindings::wasi::sockets::tcp::ShutdownType;
 use morgana_wasi::bindings::wasi::sockets::udp::OutgoingDatagram;
 use morgana_wasi::bindings::wasi::sockets::{instance_network, tcp_create_socket, udp_create_socket};
@@ -56,17 +58,9 @@ struct Port {
 
 fn cable() -> (Port, Port) {
     let (x, y) = (Arc::new(Queue::default()), Arc::new(Queue::default()));
-    (
-        Port {
-            inbox: x.clone(),
-            outbox: y.clone(),
-        },
-        Port { inbox: y, outbox: x },
-    )
+    (Port { inbox: x.clone(), outbox: y.clone() }, Port { inbox: y, outbox: x })
 }
 
-static T0: OnceLock<Instant> = OnceLock::new();
-static TRACE: Mutex<Vec<(Duration, u8, Vec<u8>, u8)>> = Mutex::new(Vec::new());
 struct Rx(Vec<u8>);
 struct Tx(Port);
 
@@ -80,7 +74,6 @@ impl TxToken for Tx {
     fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
         let mut frame = vec![0; len];
         let result = f(&mut frame);
-        TRACE.lock().unwrap().push((T0.get_or_init(Instant::now).elapsed(), frame[11], frame[12..14].to_vec(), frame.get(47).copied().unwrap_or(0)));
         self.0.outbox.frames.lock().unwrap().push_back(frame);
         self.0.outbox.arrived.notify_all();
         result
@@ -134,6 +127,18 @@ struct NetPlatform {
     net: Arc<SharedStack<Port>>,
     port: Port,
     idle_calls: AtomicUsize,
+    /// Set when the peer's thread has ended (a failure, while the guest still runs): the guest
+    /// would wait forever.
+    peer_gone: Arc<AtomicBool>,
+}
+
+/// Sets its flag when dropped: when the thread holding it ends, normally or by a panic.
+struct Gone(Arc<AtomicBool>);
+
+impl Drop for Gone {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
 }
 
 impl Platform for NetPlatform {
@@ -145,16 +150,10 @@ impl Platform for NetPlatform {
     }
     fn wall_now(&self) -> WallTime {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
-        WallTime {
-            seconds: now.as_secs(),
-            nanoseconds: now.subsec_nanos(),
-        }
+        WallTime { seconds: now.as_secs(), nanoseconds: now.subsec_nanos() }
     }
     fn wall_resolution(&self) -> WallTime {
-        WallTime {
-            seconds: 0,
-            nanoseconds: 1,
-        }
+        WallTime { seconds: 0, nanoseconds: 1 }
     }
     fn secure_random(&self, buf: &mut [u8]) {
         buf.iter_mut().enumerate().for_each(|(i, b)| *b = i as u8);
@@ -176,6 +175,7 @@ impl Platform for NetPlatform {
         *earliest = Some(earliest.map_or(deadline, |d| d.min(deadline)));
     }
     fn idle(&self) {
+        assert!(!self.peer_gone.load(Ordering::SeqCst), "the peer's thread ended");
         self.idle_calls.fetch_add(1, Ordering::SeqCst);
         // What the kernel does: poll the stack, then halt until an interrupt (a frame) or the
         // earliest deadline, the stack's included.
@@ -198,10 +198,7 @@ struct Host {
 
 impl WasiHostView for Host {
     fn wasi(&mut self) -> WasiHostCtxView<'_> {
-        WasiHostCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
+        WasiHostCtxView { ctx: &mut self.wasi, table: &mut self.table }
     }
 }
 
@@ -233,10 +230,12 @@ struct Client {
     goodbyes: Vec<String>,
     /// Set when the guest has returned.
     finished: Arc<AtomicBool>,
+    /// Set when the test no longer needs this stack.
+    stop: Arc<AtomicBool>,
 }
 
 impl Client {
-    fn new(port: Port, start: Instant, finished: Arc<AtomicBool>) -> Client {
+    fn new(port: Port, start: Instant, finished: Arc<AtomicBool>, stop: Arc<AtomicBool>) -> Client {
         let mut stack = Stack::new(
             port.clone(),
             [2, 0, 0, 0, 0, 2],
@@ -251,16 +250,7 @@ impl Client {
         let listener = stack.tcp_open(Family::Ipv4).unwrap();
         stack.tcp_bind(listener, SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), 9000)).unwrap();
         stack.tcp_listen(listener, 4).unwrap();
-        Client {
-            stack,
-            port,
-            start,
-            dns,
-            listener,
-            incoming: Vec::new(),
-            goodbyes: Vec::new(),
-            finished,
-        }
+        Client { stack, port, start, dns, listener, incoming: Vec::new(), goodbyes: Vec::new(), finished, stop }
     }
 
     /// What runs all along: a DNS server (`client.test` is 10.0.0.2) and a service on port
@@ -344,13 +334,7 @@ impl Client {
                 let id = self.stack.tcp_open(Family::Ipv4).unwrap();
                 self.stack.tcp_connect(id, guest(8080)).unwrap();
                 let data = (0..50_000u32).map(|j| (j as u8).wrapping_mul(7).wrapping_add(i)).collect();
-                Transfer {
-                    id,
-                    data,
-                    sent: 0,
-                    received: Vec::new(),
-                    done: false,
-                }
+                Transfer { id, data, sent: 0, received: Vec::new(), done: false }
             })
             .collect();
         self.until("five echoes", |c| {
@@ -402,9 +386,10 @@ impl Client {
         self.stack.tcp_close(late);
 
         // The guest's own connection to port 9000; then keep answering (the guest's last
-        // connection attempt is refused by this stack) until the guest returns.
+        // connection attempt is refused by this stack, its connections close) until the test
+        // is done.
         self.until("the guest's goodbye", |c| (!c.goodbyes.is_empty()).then_some(()));
-        while !self.finished.load(Ordering::SeqCst) {
+        while !self.stop.load(Ordering::SeqCst) {
             self.stack.poll(net_instant(self.start));
             self.background();
             self.port.inbox.wait(Duration::from_millis(10));
@@ -460,39 +445,40 @@ fn a_std_net_component_serves_a_client_on_another_stack() {
         net: net.clone(),
         port: guest_port,
         idle_calls: AtomicUsize::new(0),
+        peer_gone: Arc::default(),
     });
 
     let finished = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
     let client = std::thread::spawn({
-        let finished = finished.clone();
-        move || Client::new(client_port, start, finished).run()
+        let (finished, stop, gone) = (finished.clone(), stop.clone(), Gone(platform.peer_gone.clone()));
+        move || {
+            let _gone = gone;
+            Client::new(client_port, start, finished, stop).run()
+        }
     });
 
     let mut linker = Linker::<Host>::new(engine());
     morgana_wasi::add_to_linker_async(&mut linker).unwrap();
     let args = vec!["net-echo".to_string(), "5".to_string()];
     let wasi = WasiCtx::new(platform.clone(), args, vec![]).with_network(net.clone());
-    let mut store = Store::new(
-        engine(),
-        Host {
-            wasi,
-            table: ResourceTable::new(),
-        },
-    );
+    let mut store = Store::new(engine(), Host { wasi, table: ResourceTable::new() });
     let result = block_on(&*platform, async {
         let command = WasiCommand::instantiate_async(&mut store, &component, &linker).await?;
         command.wasi_cli_run().call_run(&mut store).await
     });
     finished.store(true, Ordering::SeqCst);
-    let goodbyes = client.join();
     let stdout = String::from_utf8(platform.stdout.lock().unwrap().clone()).unwrap();
-    match &result {
-        Ok(Ok(())) => {}
-        Err(e) if e.downcast_ref::<ExitStatus>() == Some(&ExitStatus(0)) => {}
-        other => panic!("the guest failed: {other:?}\nstdout:\n{stdout}"),
+    let guest_ok = match &result {
+        Ok(Ok(())) => true,
+        Err(e) => e.downcast_ref::<ExitStatus>() == Some(&ExitStatus(0)),
+        Ok(Err(())) => false,
+    };
+    if !guest_ok {
+        stop.store(true, Ordering::SeqCst);
+        let _ = client.join();
+        panic!("the guest failed: {result:?}\nstdout:\n{stdout}");
     }
-    let goodbyes = goodbyes.unwrap_or_else(|_| panic!("the client failed; guest stdout:\n{stdout}"));
-    assert_eq!(goodbyes, ["bye from the guest\n"]);
 
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines[0], "listening on 0.0.0.0:8080", "{stdout}");
@@ -514,6 +500,10 @@ fn a_std_net_component_serves_a_client_on_another_stack() {
         std::thread::sleep(Duration::from_millis(5));
     }
     assert!(net.with(|s| s.socket_count()) <= 1, "{} sockets left", net.with(|s| s.socket_count()));
+
+    stop.store(true, Ordering::SeqCst);
+    let goodbyes = client.join().unwrap_or_else(|_| panic!("the client failed; guest stdout:\n{stdout}"));
+    assert_eq!(goodbyes, ["bye from the guest\n"]);
 }
 
 // ---- the host traits directly, against wasmtime-wasi's state machine and error codes
@@ -523,7 +513,15 @@ fn a_std_net_component_serves_a_client_on_another_stack() {
 fn host(with_network: bool) -> Host {
     let (port, _) = cable();
     let start = Instant::now();
-    let stack = Stack::new(port.clone(), [2, 0, 0, 0, 0, 1], config(GUEST_IP, None), StackOptions::default(), net_instant(start), 1).unwrap();
+    let stack = Stack::new(
+        port.clone(),
+        [2, 0, 0, 0, 0, 1],
+        config(GUEST_IP, None),
+        StackOptions::default(),
+        net_instant(start),
+        1,
+    )
+    .unwrap();
     let net = Arc::new(SharedStack::new(stack));
     let platform = Arc::new(NetPlatform {
         start,
@@ -532,15 +530,13 @@ fn host(with_network: bool) -> Host {
         net: net.clone(),
         port,
         idle_calls: AtomicUsize::new(0),
+        peer_gone: Arc::default(),
     });
     let mut wasi = WasiCtx::new(platform, vec![], vec![]);
     if with_network {
         wasi = wasi.with_network(net);
     }
-    Host {
-        wasi,
-        table: ResourceTable::new(),
-    }
+    Host { wasi, table: ResourceTable::new() }
 }
 
 fn code<T: std::fmt::Debug>(result: Result<T, SocketError>) -> ErrorCode {
@@ -555,10 +551,7 @@ fn borrow<T: 'static>(resource: &Resource<T>) -> Resource<T> {
 }
 
 fn ipv4(a: [u8; 4], port: u16) -> IpSocketAddress {
-    IpSocketAddress::Ipv4(Ipv4SocketAddress {
-        port,
-        address: (a[0], a[1], a[2], a[3]),
-    })
+    IpSocketAddress::Ipv4(Ipv4SocketAddress { port, address: (a[0], a[1], a[2], a[3]) })
 }
 
 #[test]
@@ -699,10 +692,7 @@ fn udp_state_machine_and_errors() {
     // Unconnected: every datagram needs an address; sends need a permit.
     let (incoming, outgoing) = v.stream(s(), None).unwrap();
     assert!(matches!(v.stream(s(), None), Err(SocketError::Trap(_))));
-    let datagram = |to: Option<IpSocketAddress>| OutgoingDatagram {
-        data: b"hi".to_vec(),
-        remote_address: to,
-    };
+    let datagram = |to: Option<IpSocketAddress>| OutgoingDatagram { data: b"hi".to_vec(), remote_address: to };
     assert!(matches!(v.send(borrow(&outgoing), vec![datagram(None)]), Err(SocketError::Trap(_))));
     assert!(v.receive(borrow(&incoming), 0).unwrap().is_empty());
     assert_eq!(v.check_send(borrow(&outgoing)).unwrap(), 16);
@@ -710,14 +700,12 @@ fn udp_state_machine_and_errors() {
     assert_eq!(v.check_send(borrow(&outgoing)).unwrap(), 16);
     assert!(matches!(v.send(borrow(&outgoing), vec![datagram(None); 17]), Err(SocketError::Trap(_))));
     assert_eq!(v.check_send(borrow(&outgoing)).unwrap(), 16);
-    let to = Some(ipv4([10, 0, 0, 2], 9));
+    let peer = ipv4([10, 0, 0, 2], 9);
+    let to = Some(peer);
     // The first datagram goes; the second fails, which `send` does not report.
     assert_eq!(v.send(borrow(&outgoing), vec![datagram(to), datagram(None)]).unwrap(), 1);
     assert_eq!(v.check_send(borrow(&outgoing)).unwrap(), 16);
-    let big = OutgoingDatagram {
-        data: vec![0; 70_000],
-        remote_address: to,
-    };
+    let big = OutgoingDatagram { data: vec![0; 70_000], remote_address: to };
     assert_eq!(code(v.send(borrow(&outgoing), vec![big])), ErrorCode::DatagramTooLarge);
     assert_eq!(v.receive(borrow(&incoming), 10).unwrap().len(), 0);
     assert_eq!(v.check_send(borrow(&outgoing)).unwrap(), 16);
@@ -726,7 +714,7 @@ fn udp_state_machine_and_errors() {
 
     // Connected: the address is fixed.
     let (incoming, outgoing) = v.stream(s(), to).unwrap();
-    assert_eq!(SocketAddr::from(v.remote_address(s()).unwrap()), SocketAddr::from(to.unwrap()));
+    assert_eq!(SocketAddr::from(v.remote_address(s()).unwrap()), SocketAddr::from(peer));
     assert_eq!(v.check_send(borrow(&outgoing)).unwrap(), 16);
     let elsewhere = Some(ipv4([10, 0, 0, 3], 9));
     assert_eq!(code(v.send(borrow(&outgoing), vec![datagram(elsewhere)])), ErrorCode::InvalidArgument);
@@ -752,7 +740,8 @@ fn name_lookups_answer_addresses_at_once_and_check_names() {
     // No DNS server is configured.
     assert_eq!(code(lookup("example.test")), ErrorCode::TemporaryResolverFailure);
     let v = &mut view;
-    let next = |v: &mut WasiHostCtxView<'_>, s: &Resource<_>| format!("{:?}", v.resolve_next_address(borrow(s)).unwrap());
+    let next =
+        |v: &mut WasiHostCtxView<'_>, s: &Resource<_>| format!("{:?}", v.resolve_next_address(borrow(s)).unwrap());
     assert_eq!(next(v, &stream), format!("{:?}", Some(IpAddress::Ipv4((10, 1, 2, 3)))));
     assert_eq!(next(v, &stream), "None");
     assert_eq!(next(v, &six), format!("{:?}", Some(IpAddress::Ipv6((0, 0, 0, 0, 0, 0, 0, 1)))));
@@ -769,7 +758,15 @@ fn poll_mixes_socket_and_clock_pollables() {
     // The guest's stack, and a client stack polled by a thread that connects after 150 ms.
     let (guest_port, client_port) = cable();
     let start = Instant::now();
-    let stack = Stack::new(guest_port.clone(), [2, 0, 0, 0, 0, 1], config(GUEST_IP, None), StackOptions::default(), net_instant(start), 1).unwrap();
+    let stack = Stack::new(
+        guest_port.clone(),
+        [2, 0, 0, 0, 0, 1],
+        config(GUEST_IP, None),
+        StackOptions::default(),
+        net_instant(start),
+        1,
+    )
+    .unwrap();
     let net = Arc::new(SharedStack::new(stack));
     let platform = Arc::new(NetPlatform {
         start,
@@ -778,17 +775,26 @@ fn poll_mixes_socket_and_clock_pollables() {
         net: net.clone(),
         port: guest_port,
         idle_calls: AtomicUsize::new(0),
+        peer_gone: Arc::default(),
     });
     let done = Arc::new(AtomicBool::new(false));
     let client = std::thread::spawn({
-        let done = done.clone();
+        let (done, gone) = (done.clone(), Gone(platform.peer_gone.clone()));
         move || {
-            let mut stack = Stack::new(client_port.clone(), [2, 0, 0, 0, 0, 2], config(CLIENT_IP, None), StackOptions::default(), net_instant(start), 2).unwrap();
+            let _gone = gone;
+            let mut stack = Stack::new(
+                client_port.clone(),
+                [2, 0, 0, 0, 0, 2],
+                config(CLIENT_IP, None),
+                StackOptions::default(),
+                net_instant(start),
+                2,
+            )
+            .unwrap();
             let id = stack.tcp_open(Family::Ipv4).unwrap();
             let mut connecting = false;
             while !done.load(Ordering::SeqCst) {
                 if !connecting && start.elapsed() > Duration::from_millis(150) {
-                    TRACE.lock().unwrap().push((T0.get_or_init(Instant::now).elapsed(), 0xcc, vec![], 0));
                     stack.tcp_connect(id, SocketAddr::new(IpAddr::V4(GUEST_IP), 80)).unwrap();
                     connecting = true;
                 }
@@ -798,10 +804,8 @@ fn poll_mixes_socket_and_clock_pollables() {
         }
     });
 
-    let mut host = Host {
-        wasi: WasiCtx::new(platform.clone(), vec![], vec![]).with_network(net),
-        table: ResourceTable::new(),
-    };
+    let mut host =
+        Host { wasi: WasiCtx::new(platform.clone(), vec![], vec![]).with_network(net), table: ResourceTable::new() };
     let mut view = host.wasi();
     let network = instance_network::Host::instance_network(&mut view).unwrap();
     let listener = tcp_create_socket::Host::create_tcp_socket(&mut view, IpAddressFamily::Ipv4).unwrap();
@@ -825,19 +829,21 @@ fn poll_mixes_socket_and_clock_pollables() {
     let before = Instant::now();
     let ready = block_on(&*platform, view.table.poll(vec![borrow(&long), borrow(&accept)])).unwrap();
     assert_eq!(ready, [1]);
-    eprintln!("second poll took {:?}, since start {:?}", before.elapsed(), start.elapsed());
-    assert!(before.elapsed() < Duration::from_secs(2), "{:?}", before.elapsed());
+    // It returns as soon as the connection is in (about 100 ms later), not at the next
+    // deadline of some stack timer.
+    let took = before.elapsed();
+    assert!(took >= Duration::from_millis(50) && took < Duration::from_millis(500), "{took:?}");
     let (connection, input, output) = view.accept(borrow(&listener)).unwrap();
     done.store(true, Ordering::SeqCst);
     client.join().unwrap();
-    eprintln!("joined at {:?}", start.elapsed());
-    for t in TRACE.lock().unwrap().iter() { eprintln!("{t:?}"); }
 
     for pollable in [accept, short, long] {
         HostPollable::drop(view.table, pollable).unwrap();
     }
-    block_on(&*platform, wasmtime_wasi_io::bindings::wasi::io::streams::HostInputStream::drop(view.table, input)).unwrap();
-    block_on(&*platform, wasmtime_wasi_io::bindings::wasi::io::streams::HostOutputStream::drop(view.table, output)).unwrap();
+    block_on(&*platform, wasmtime_wasi_io::bindings::wasi::io::streams::HostInputStream::drop(view.table, input))
+        .unwrap();
+    block_on(&*platform, wasmtime_wasi_io::bindings::wasi::io::streams::HostOutputStream::drop(view.table, output))
+        .unwrap();
     HostTcpSocket::drop(&mut view, connection).unwrap();
     HostTcpSocket::drop(&mut view, listener).unwrap();
 }

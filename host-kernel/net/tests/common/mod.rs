@@ -58,16 +58,8 @@ pub const MTU: usize = 1514;
 pub fn cable() -> (Port, Port) {
     let (x, y) = (Arc::new(Queue::default()), Arc::new(Queue::default()));
     let cut = Arc::new(AtomicBool::new(false));
-    let a = Port {
-        inbox: x.clone(),
-        outbox: y.clone(),
-        cut: cut.clone(),
-    };
-    let b = Port {
-        inbox: y,
-        outbox: x,
-        cut,
-    };
+    let a = Port { inbox: x.clone(), outbox: y.clone(), cut: cut.clone() };
+    let b = Port { inbox: y, outbox: x, cut };
     (a, b)
 }
 
@@ -151,12 +143,7 @@ pub struct Net {
 
 impl Net {
     pub fn new(server_options: StackOptions) -> Net {
-        Net::with(
-            server_options,
-            StackOptions::default(),
-            static_config(SERVER_IP, &[]),
-            static_config(CLIENT_IP, &[]),
-        )
+        Net::with(server_options, StackOptions::default(), static_config(SERVER_IP, &[]), static_config(CLIENT_IP, &[]))
     }
 
     pub fn with(
@@ -169,22 +156,19 @@ impl Net {
         let now = Instant::from_secs(1000);
         let server = Stack::new(a.clone(), SERVER_MAC, server_config, server_options, now, 1).unwrap();
         let client = Stack::new(b.clone(), CLIENT_MAC, client_config, client_options, now, 2).unwrap();
-        Net {
-            server,
-            client,
-            server_port: a,
-            client_port: b,
-            now,
-        }
+        Net { server, client, server_port: a, client_port: b, now }
     }
 
-    /// Polls both stacks until no frame is in flight; returns the earliest deadline.
+    /// Polls both stacks until no frame is in flight and neither wants to be polled again at
+    /// once; returns the earliest deadline.
     pub fn settle(&mut self) -> Option<Instant> {
         for _ in 0..10_000 {
             let a = self.server.poll(self.now);
             let b = self.client.poll(self.now);
-            if self.server_port.inbox.is_empty() && self.server_port.outbox.is_empty() {
-                return [a, b].into_iter().flatten().min();
+            let next = [a, b].into_iter().flatten().min();
+            let idle = self.server_port.inbox.is_empty() && self.server_port.outbox.is_empty();
+            if idle && next.is_none_or(|next| next > self.now) {
+                return next;
             }
         }
         panic!("the stacks never settle");
@@ -239,8 +223,7 @@ pub fn listen(stack: &mut Stack<Port>, port: u16, backlog: u32) -> SocketId {
 pub fn connect(net: &mut Net, to: SocketAddr) -> Result<SocketId, Error> {
     let id = net.client.tcp_open(Family::of_addr(to.ip())).unwrap();
     net.client.tcp_connect(id, to)?;
-    net.run(Duration::from_secs(120), |net| net.client.tcp_connect_result(id))
-        .map(|()| id)
+    net.run(Duration::from_secs(120), |net| net.client.tcp_connect_result(id)).map(|()| id)
 }
 
 pub trait FamilyOf {

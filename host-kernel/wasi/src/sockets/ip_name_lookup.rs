@@ -78,10 +78,7 @@ impl Host for WasiHostCtxView<'_> {
 }
 
 impl HostResolveAddressStream for WasiHostCtxView<'_> {
-    fn resolve_next_address(
-        &mut self,
-        this: Resource<ResolveAddressStream>,
-    ) -> Result<Option<IpAddress>, SocketError> {
+    fn resolve_next_address(&mut self, this: Resource<ResolveAddressStream>) -> Result<Option<IpAddress>, SocketError> {
         let stream = self.table.get_mut(&this)?;
         stream.update();
         match &mut stream.state {
@@ -137,8 +134,5 @@ fn parse_ip(name: &str) -> Option<IpAddr> {
 /// hosts, spaces or control characters.
 fn is_valid_name(name: &str) -> bool {
     const FORBIDDEN: &[u8] = b" #%/:<>?@[\\]^|";
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_graphic() && !FORBIDDEN.contains(&b))
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() && !FORBIDDEN.contains(&b))
 }

@@ -13,7 +13,7 @@
 //!
 //! Pollables and streams are ready when the network says their operation can make progress;
 //! until then each poll of them polls the network and passes the deadline it returns to
-//! [`Platform::wake_at`](crate::Platform::wake_at), so they mix with clock pollables in one
+//! [`Platform::wake_at`], so they mix with clock pollables in one
 //! `wasi:io/poll.poll`.
 
 #[cfg(feature = "sockets")]
@@ -27,12 +27,12 @@ use core::task::Poll;
 #[cfg(feature = "sockets")]
 use wasmtime::component::Linker;
 
+#[cfg(any(feature = "sockets-tcp", feature = "sockets-udp"))]
+use crate::bindings::wasi::sockets::network::IpAddressFamily;
 #[cfg(feature = "sockets")]
 use crate::bindings::wasi::sockets::network::{
     ErrorCode, IpAddress, IpSocketAddress, Ipv4SocketAddress, Ipv6SocketAddress,
 };
-#[cfg(any(feature = "sockets-tcp", feature = "sockets-udp"))]
-use crate::bindings::wasi::sockets::network::IpAddressFamily;
 #[cfg(feature = "sockets")]
 use crate::ctx::WasiHostView;
 #[cfg(feature = "sockets")]
@@ -114,10 +114,7 @@ impl NetCtx {
     /// The context's network, or `access-denied` without one.
     pub fn of(ctx: &crate::WasiCtx) -> Result<Self, ErrorCode> {
         let network = ctx.network().ok_or(ErrorCode::AccessDenied)?;
-        Ok(NetCtx {
-            network: Arc::clone(network),
-            platform: Arc::clone(ctx.platform()),
-        })
+        Ok(NetCtx { network: Arc::clone(network), platform: Arc::clone(ctx.platform()) })
     }
 
     /// Polls the network now and tells whether `ready` holds.
@@ -164,10 +161,7 @@ impl From<SocketAddr> for IpSocketAddress {
         match address {
             SocketAddr::V4(a) => {
                 let [x0, x1, x2, x3] = a.ip().octets();
-                IpSocketAddress::Ipv4(Ipv4SocketAddress {
-                    port: a.port(),
-                    address: (x0, x1, x2, x3),
-                })
+                IpSocketAddress::Ipv4(Ipv4SocketAddress { port: a.port(), address: (x0, x1, x2, x3) })
             }
             SocketAddr::V6(a) => {
                 let [x0, x1, x2, x3, x4, x5, x6, x7] = a.ip().segments();

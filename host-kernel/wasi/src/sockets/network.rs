@@ -2,8 +2,8 @@
 
 use wasmtime::component::Resource;
 
-use crate::bindings::wasi::sockets::network::{self, ErrorCode};
 use crate::bindings::wasi::sockets::instance_network;
+use crate::bindings::wasi::sockets::network::{self, ErrorCode};
 use crate::ctx::WasiHostCtxView;
 use crate::error::{SocketError, StreamFailure};
 

@@ -12,7 +12,9 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use wasmtime::component::Resource;
 use wasmtime_wasi_io::bytes::Bytes;
 use wasmtime_wasi_io::poll::{DynPollable, Pollable, subscribe};
-use wasmtime_wasi_io::streams::{DynInputStream, DynOutputStream, InputStream, OutputStream, StreamError, StreamResult};
+use wasmtime_wasi_io::streams::{
+    DynInputStream, DynOutputStream, InputStream, OutputStream, StreamError, StreamResult,
+};
 
 use super::network::Network;
 use super::{MAX_TRANSFER, NetCtx, is_valid_address_family, is_valid_remote_address, is_valid_unicast_address};
@@ -129,18 +131,8 @@ impl TcpSocket {
     fn streams(&mut self) -> (DynInputStream, DynOutputStream) {
         let shutdown = Arc::new(Shutdown::default());
         self.shutdown = Some(Arc::clone(&shutdown));
-        let reader = TcpReader {
-            net: self.net.clone(),
-            id: self.id,
-            shutdown: Arc::clone(&shutdown),
-            closed: false,
-        };
-        let writer = TcpWriter {
-            net: self.net.clone(),
-            id: self.id,
-            shutdown,
-            permit: 0,
-        };
+        let reader = TcpReader { net: self.net.clone(), id: self.id, shutdown: Arc::clone(&shutdown), closed: false };
+        let writer = TcpWriter { net: self.net.clone(), id: self.id, shutdown, permit: 0 };
         (Box::new(reader), Box::new(writer))
     }
 }
@@ -562,10 +554,7 @@ impl OutputStream for TcpWriter {
             return Err(StreamError::Closed);
         }
         if bytes.len() > self.permit {
-            return Err(StreamError::Trap(wasmtime::format_err!(
-                "not permitted to write {} bytes",
-                bytes.len()
-            )));
+            return Err(StreamError::Trap(wasmtime::format_err!("not permitted to write {} bytes", bytes.len())));
         }
         if bytes.is_empty() {
             return Ok(());
@@ -577,9 +566,7 @@ impl OutputStream for TcpWriter {
                 self.permit -= n;
                 Ok(())
             }
-            Ok(_) => Err(StreamError::Trap(wasmtime::format_err!(
-                "the network took less than it had room for"
-            ))),
+            Ok(_) => Err(StreamError::Trap(wasmtime::format_err!("the network took less than it had room for"))),
             Err(TransferError::Closed) => Err(StreamError::Closed),
             Err(TransferError::Failed(code)) => Err(failure(code)),
         }
@@ -607,9 +594,7 @@ impl Pollable for TcpWriter {
             return;
         }
         let id = self.id;
-        self.net
-            .until(|network| !matches!(network.tcp_send_capacity(id), Ok(0)))
-            .await
+        self.net.until(|network| !matches!(network.tcp_send_capacity(id), Ok(0))).await
     }
 }
 

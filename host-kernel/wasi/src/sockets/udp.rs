@@ -16,8 +16,7 @@ use super::network::Network;
 use super::{MAX_TRANSFER, NetCtx, is_valid_address_family, is_valid_remote_address};
 use crate::bindings::wasi::sockets::network::{ErrorCode, IpAddressFamily, IpSocketAddress};
 use crate::bindings::wasi::sockets::udp::{
-    self, HostIncomingDatagramStream, HostOutgoingDatagramStream, HostUdpSocket, IncomingDatagram,
-    OutgoingDatagram,
+    self, HostIncomingDatagramStream, HostOutgoingDatagramStream, HostUdpSocket, IncomingDatagram, OutgoingDatagram,
 };
 use crate::bindings::wasi::sockets::udp_create_socket;
 use crate::ctx::WasiHostCtxView;
@@ -87,15 +86,7 @@ impl udp_create_socket::Host for WasiHostCtxView<'_> {
                 return Err(code.into());
             }
         };
-        let socket = UdpSocket {
-            net,
-            id,
-            family,
-            bind_in_progress: false,
-            is_bound: false,
-            remote: None,
-            options,
-        };
+        let socket = UdpSocket { net, id, family, bind_in_progress: false, is_bound: false, remote: None, options };
         Ok(self.table.push(socket)?)
     }
 }
@@ -168,11 +159,7 @@ impl HostUdpSocket for WasiHostCtxView<'_> {
             }
             None => socket.remote = None,
         }
-        let incoming = IncomingDatagramStream {
-            net: socket.net.clone(),
-            id: socket.id,
-            remote: socket.remote,
-        };
+        let incoming = IncomingDatagramStream { net: socket.net.clone(), id: socket.id, remote: socket.remote };
         let outgoing = OutgoingDatagramStream {
             net: socket.net.clone(),
             id: socket.id,
@@ -266,10 +253,7 @@ impl HostIncomingDatagramStream for WasiHostCtxView<'_> {
                 Ok(Some((_, from))) if stream.remote.is_some_and(|remote| remote != from) => continue,
                 Ok(Some((data, from))) => {
                     total += 1 + data.len();
-                    datagrams.push(IncomingDatagram {
-                        data,
-                        remote_address: from.into(),
-                    });
+                    datagrams.push(IncomingDatagram { data, remote_address: from.into() });
                 }
                 Ok(None) => break,
                 Err(_) if !datagrams.is_empty() => break,
@@ -321,11 +305,7 @@ impl OutgoingDatagramStream {
 impl HostOutgoingDatagramStream for WasiHostCtxView<'_> {
     fn check_send(&mut self, this: Resource<OutgoingDatagramStream>) -> SocketResult<u64> {
         let stream = self.table.get_mut(&this)?;
-        stream.permit = if stream.net.network.udp_send_ready(stream.id) {
-            MAX_DATAGRAMS
-        } else {
-            0
-        };
+        stream.permit = if stream.net.network.udp_send_ready(stream.id) { MAX_DATAGRAMS } else { 0 };
         Ok(stream.permit as u64)
     }
 

@@ -81,17 +81,11 @@ impl Platform for FakePlatform {
 
     fn wall_now(&self) -> WallTime {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
-        WallTime {
-            seconds: now.as_secs(),
-            nanoseconds: now.subsec_nanos(),
-        }
+        WallTime { seconds: now.as_secs(), nanoseconds: now.subsec_nanos() }
     }
 
     fn wall_resolution(&self) -> WallTime {
-        WallTime {
-            seconds: 0,
-            nanoseconds: 1,
-        }
+        WallTime { seconds: 0, nanoseconds: 1 }
     }
 
     fn secure_random(&self, buf: &mut [u8]) {
@@ -146,19 +140,13 @@ impl Host {
         let platform: Arc<dyn Platform> = platform.clone();
         let args = args.iter().map(|a| a.to_string()).collect();
         let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        Host {
-            wasi: WasiCtx::new(platform, args, env),
-            table: ResourceTable::new(),
-        }
+        Host { wasi: WasiCtx::new(platform, args, env), table: ResourceTable::new() }
     }
 }
 
 impl WasiHostView for Host {
     fn wasi(&mut self) -> WasiHostCtxView<'_> {
-        WasiHostCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
+        WasiHostCtxView { ctx: &mut self.wasi, table: &mut self.table }
     }
 }
 
