@@ -79,7 +79,7 @@ pub fn build_image(input: &Input, small: bool, output: Option<PathBuf>) -> Resul
         timeout_ms: app.timeout_ms,
         memory_mib: app.memory_mib,
         ports: app.ports.clone(),
-        host_interfaces: morgana_compose::host::interfaces_of(&morgana_aot::kernel::packages_of(&features)),
+        host_interfaces: linked_interfaces(&features),
         component_size: bytes.len() as u64,
     };
 
@@ -114,6 +114,17 @@ pub fn build_image(input: &Input, small: bool, output: Option<PathBuf>) -> Resul
         ),
     );
     Ok(path)
+}
+
+/// The interfaces the kernel is built with: its packages' interfaces, less TCP or UDP when
+/// only the other was asked for.
+fn linked_interfaces(features: &[String]) -> Vec<String> {
+    let has = |feature: &str| features.iter().any(|f| f == feature);
+    morgana_compose::host::interfaces_of(&morgana_aot::kernel::packages_of(features))
+        .into_iter()
+        .filter(|i| !i.starts_with("wasi:sockets/tcp") || has("wasi-sockets-tcp"))
+        .filter(|i| !i.starts_with("wasi:sockets/udp") || has("wasi-sockets-udp"))
+        .collect()
 }
 
 fn image_key(kernel: &[u8], component: &[u8], config: &BootConfig, app: &AppInfo) -> String {

@@ -3,7 +3,7 @@
 //! An example is a directory of `examples/` with a `unikernel.toml`. Its `check.toml` says how
 //! to exercise it: the arguments to run it with and, for a server, the client to drive it with
 //! (real clients: `curl` for HTTP, a UDP socket for UDP) — so each new example is covered here
-//! without a new test.
+//! without a new test. A server listens on the port in its `PORT` environment variable.
 
 mod common;
 
@@ -28,14 +28,8 @@ struct Check {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct Client {
     protocol: String,
-    guest_port: u16,
     requests: Vec<String>,
 }
-
-/// Examples that need what the qemu target does not have yet: networking (`wasi:sockets`) comes
-/// with the virtio-net stack. Their qemu builds must fail with a message that says so; when they
-/// start to succeed, this list must shrink.
-const NOT_YET_ON_QEMU: &[&str] = &["http-std", "udp-echo"];
 
 fn examples() -> Vec<PathBuf> {
     let mut examples: Vec<PathBuf> = std::fs::read_dir(repo().join("examples"))
@@ -51,8 +45,9 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// Runs `example` on `target`, driving it with its client if it is a server.
-fn exercise(example: &Path, target: &str) -> Run {
+/// Runs `example` on `target`, driving it with its client if it is a server (which listens on
+/// `host_port`).
+fn exercise(example: &Path, target: &str, host_port: u16) -> Run {
     let name = example.file_name().unwrap().to_string_lossy().into_owned();
     let check: Check = toml::from_str(
         &std::fs::read_to_string(example.join("check.toml")).unwrap_or_else(|_| panic!("{name} has no check.toml")),
@@ -66,13 +61,12 @@ fn exercise(example: &Path, target: &str) -> Run {
         return morgana(&args.iter().map(String::as_str).collect::<Vec<_>>());
     };
 
-    // A server: the host port reaches the guest's port directly on unix, through a forward on qemu.
-    let host_port = free_port();
-    if target == "unix" {
-        args.extend(["--env".into(), format!("PORT={host_port}")]);
-    } else {
+    // A server listens on $PORT: a free port of this machine on unix, the same port inside the
+    // VM on qemu, forwarded from this machine (so both print the same).
+    args.extend(["--env".into(), format!("PORT={host_port}")]);
+    if target == "qemu" {
         let udp = if client.protocol == "udp" { "/udp" } else { "" };
-        args.extend(["-p".into(), format!("{host_port}:{}{udp}", client.guest_port)]);
+        args.extend(["-p".into(), format!("{host_port}:{host_port}{udp}")]);
     }
     args.push("--".into());
     args.extend(check.args.iter().cloned());
@@ -85,6 +79,20 @@ fn exercise(example: &Path, target: &str) -> Run {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // Wait until the server says it listens (it prints a line with "listening"), so that no
+    // request is sent before it can be answered.
+    let mut stdout_pipe = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut stdout = String::new();
+    loop {
+        let mut line = String::new();
+        if std::io::BufRead::read_line(&mut stdout_pipe, &mut line).unwrap_or(0) == 0 {
+            break; // it exited; what it printed on stderr will say why
+        }
+        stdout.push_str(&line);
+        if line.contains("listening") {
+            break;
+        }
+    }
     let answers = match client.protocol.as_str() {
         "http" => http_client(host_port, &client.requests),
         "udp" => udp_client(host_port, &client.requests),
@@ -101,8 +109,8 @@ fn exercise(example: &Path, target: &str) -> Run {
         }
         std::thread::sleep(Duration::from_millis(50));
     };
-    let (mut stdout, mut stderr) = (String::new(), String::new());
-    child.stdout.take().unwrap().read_to_string(&mut stdout).unwrap();
+    let mut stderr = String::new();
+    stdout_pipe.read_to_string(&mut stdout).unwrap();
     child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
     let answers = answers.unwrap_or_else(|e| panic!("{name} on {target}: {e}\nstderr:\n{stderr}"));
     // What the client saw is part of the output to compare.
@@ -134,26 +142,17 @@ fn http_client(port: u16, paths: &[String]) -> Result<String, String> {
     Ok(seen)
 }
 
-/// Sends each datagram and waits for its echo (retrying the first until the server is up).
+/// Sends each datagram once and waits for its echo (the server is already listening).
 fn udp_client(port: u16, datagrams: &[String]) -> Result<String, String> {
     let socket = UdpSocket::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-    socket.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+    socket.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut seen = String::new();
-    let started = Instant::now();
-    for (i, datagram) in datagrams.iter().enumerate() {
+    for datagram in datagrams {
         let mut buffer = [0u8; 2048];
-        loop {
-            socket.send_to(datagram.as_bytes(), ("127.0.0.1", port)).map_err(|e| e.to_string())?;
-            match socket.recv_from(&mut buffer) {
-                Ok((len, _)) => {
-                    seen.push_str(&String::from_utf8_lossy(&buffer[..len]));
-                    seen.push('\n');
-                    break;
-                }
-                Err(_) if i == 0 && started.elapsed() < Duration::from_secs(90) => continue,
-                Err(e) => return Err(format!("no echo of {datagram:?}: {e}")),
-            }
-        }
+        socket.send_to(datagram.as_bytes(), ("127.0.0.1", port)).map_err(|e| e.to_string())?;
+        let (len, _) = socket.recv_from(&mut buffer).map_err(|e| format!("no echo of {datagram:?}: {e}"))?;
+        seen.push_str(&String::from_utf8_lossy(&buffer[..len]));
+        seen.push('\n');
     }
     Ok(seen)
 }
@@ -164,14 +163,10 @@ fn every_example_runs_the_same_on_unix_and_qemu() {
     assert!(examples.len() >= 4, "examples found: {examples:?}");
     for example in examples {
         let name = example.file_name().unwrap().to_string_lossy().into_owned();
-        let unix = exercise(&example, "unix");
+        let port = free_port();
+        let unix = exercise(&example, "unix", port);
         assert!(!unix.stdout.is_empty(), "{name} printed nothing on unix:\n{}", unix.stderr);
-        if NOT_YET_ON_QEMU.contains(&name.as_str()) {
-            let build = morgana(&["build", &example.display().to_string(), "--target", "qemu"]);
-            build.assert_failure_mentioning(&["wasi:sockets", "qemu"]);
-            continue;
-        }
-        let qemu = exercise(&example, "qemu");
+        let qemu = exercise(&example, "qemu", port);
         assert_eq!(unix.status, qemu.status, "{name}: status differs\nunix:\n{}\nqemu:\n{}", unix.stderr, qemu.stderr);
         assert_eq!(unix.stdout, qemu.stdout, "{name}: stdout differs\nqemu stderr:\n{}", qemu.stderr);
     }

@@ -173,14 +173,14 @@ fn an_incompatible_precompiled_component_is_refused_at_boot() {
 #[test]
 fn an_import_the_kernel_cannot_provide_stops_the_build() {
     let scratch = Scratch::new();
-    let sockets = scratch.file(
-        "sockets.wat",
+    let http = scratch.file(
+        "http.wat",
         command_wat("i32.const 0")
-            .replace("(core module", "(import \"wasi:sockets/tcp@0.2.0\" (instance))\n(core module"),
+            .replace("(core module", "(import \"wasi:http/outgoing-handler@0.2.0\" (instance))\n(core module"),
     );
-    let run = morgana(&["build", &sockets.display().to_string(), "--target", "qemu"]);
-    run.assert_failure_mentioning(&["wasi:sockets/tcp@0.2.0", "qemu"]);
-    assert!(!scratch.path().join("sockets.img").exists());
+    let run = morgana(&["build", &http.display().to_string(), "--target", "qemu"]);
+    run.assert_failure_mentioning(&["wasi:http/outgoing-handler@0.2.0", "qemu"]);
+    assert!(!scratch.path().join("http.img").exists());
 }
 
 #[test]

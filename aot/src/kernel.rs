@@ -11,13 +11,14 @@ use std::process::{Command, Stdio};
 
 /// The WASI 0.2 packages the kernel implements (any 0.2.x version), each a cargo feature
 /// `wasi-NAME`.
-pub const HOST_PACKAGES: &[&str] = &["wasi:cli", "wasi:clocks", "wasi:filesystem", "wasi:io", "wasi:random"];
+pub const HOST_PACKAGES: &[&str] =
+    &["wasi:cli", "wasi:clocks", "wasi:filesystem", "wasi:io", "wasi:random", "wasi:sockets"];
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum KernelError {
     #[error(
-        "the kernel cannot provide `{import}`; the qemu target provides WASI 0.2 cli, clocks, filesystem (no preopened directories), io and random"
+        "the kernel cannot provide `{import}`; the qemu target provides WASI 0.2 cli, clocks, filesystem (no preopened directories), io, random and sockets"
     )]
     Unsupported { import: String },
     #[error("the kernel sources are not at {}; morgana must run from its source tree", dir.display())]
@@ -43,6 +44,12 @@ pub fn features_for<'a>(imports: impl IntoIterator<Item = &'a str>) -> Result<Ve
             return Err(KernelError::Unsupported { import: import.to_string() });
         }
         features.push(format!("wasi-{}", package.trim_start_matches("wasi:")));
+        // TCP and UDP are compiled in only for a component that imports them.
+        match base {
+            "wasi:sockets/tcp" | "wasi:sockets/tcp-create-socket" => features.push("wasi-sockets-tcp".into()),
+            "wasi:sockets/udp" | "wasi:sockets/udp-create-socket" => features.push("wasi-sockets-udp".into()),
+            _ => {}
+        }
     }
     features.sort();
     features.dedup();
@@ -51,6 +58,7 @@ pub fn features_for<'a>(imports: impl IntoIterator<Item = &'a str>) -> Result<Ve
 
 /// The packages compiled in with `features`.
 pub fn packages_of(features: &[String]) -> Vec<&'static str> {
+    // `wasi-sockets-tcp` and `-udp` refine `wasi-sockets`; packages are named by the base feature.
     HOST_PACKAGES
         .iter()
         .copied()
@@ -119,8 +127,10 @@ mod tests {
         assert_eq!(features, vec!["wasi-cli", "wasi-io"]);
         assert_eq!(features_for([]).unwrap(), vec!["wasi-io"]);
         assert_eq!(packages_of(&features), vec!["wasi:cli", "wasi:io"]);
-        let err = features_for(["wasi:sockets/tcp@0.2.0"]).unwrap_err();
-        assert!(err.to_string().contains("wasi:sockets/tcp@0.2.0"), "{err}");
+        let udp_only = features_for(["wasi:sockets/udp@0.2.0", "wasi:sockets/network@0.2.0"]).unwrap();
+        assert_eq!(udp_only, vec!["wasi-io", "wasi-sockets", "wasi-sockets-udp"]);
+        let err = features_for(["wasi:http/types@0.2.0"]).unwrap_err();
+        assert!(err.to_string().contains("wasi:http/types@0.2.0"), "{err}");
         assert!(features_for(["wasi:cli/stdout@0.3.0"]).is_err());
     }
 }

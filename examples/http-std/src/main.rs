@@ -106,7 +106,8 @@ fn read_request(reader: &mut impl BufRead) -> Option<Request> {
         if let Some((name, value)) = header.split_once(':') {
             if name.eq_ignore_ascii_case("connection") {
                 let value = value.trim();
-                keep_alive = !value.eq_ignore_ascii_case("close") && (keep_alive || value.eq_ignore_ascii_case("keep-alive"));
+                keep_alive =
+                    !value.eq_ignore_ascii_case("close") && (keep_alive || value.eq_ignore_ascii_case("keep-alive"));
             }
         }
     }

@@ -24,7 +24,7 @@ mod console;
 #[allow(unsafe_code)]
 mod drivers;
 mod fault;
-#[cfg(feature = "net")]
+#[cfg(feature = "wasi-sockets")]
 mod net;
 mod platform;
 mod random;
@@ -166,8 +166,27 @@ fn boot(boot_tsc: u64) -> Result<u8, Stop> {
         env.push((name.clone(), value.clone()));
     }
     let timeout_ms = params.timeout_ms.or(config.timeout_ms).filter(|ms| *ms > 0);
-    let platform = Arc::new(KernelPlatform { random });
-    let result = run(payload.component, platform, args, env, timeout_ms, verbose.then_some(tsc_hz), boot_tsc);
+    #[cfg(feature = "wasi-sockets")]
+    let network = net::init(&params.virtio_mmio, random.next_u64(), verbose);
+    let platform = Arc::new(KernelPlatform {
+        random,
+        #[cfg(feature = "wasi-sockets")]
+        network: network.clone(),
+    });
+    #[cfg(feature = "wasi-sockets")]
+    let wasi = WasiCtx::new(platform.clone(), args, env);
+    #[cfg(feature = "wasi-sockets")]
+    let wasi = match network {
+        Some(network) => wasi.with_network(network),
+        None => wasi,
+    };
+    #[cfg(not(feature = "wasi-sockets"))]
+    let wasi = WasiCtx::new(platform.clone(), args, env);
+    let result = run(payload.component, platform.clone(), wasi, timeout_ms, verbose.then_some(tsc_hz), boot_tsc);
+    #[cfg(feature = "wasi-sockets")]
+    if let Some(network) = &platform.network {
+        net::drain(network);
+    }
     if verbose {
         let (halts, halted_ns) = time::halt_stats();
         kprintln!(
@@ -194,8 +213,7 @@ impl WasiHostView for Host {
 fn run(
     precompiled: &[u8],
     platform: Arc<KernelPlatform>,
-    args: Vec<String>,
-    env: Vec<(String, String)>,
+    wasi: WasiCtx,
     timeout_ms: Option<u64>,
     verbose_tsc_hz: Option<u64>,
     boot_tsc: u64,
@@ -225,7 +243,6 @@ fn run(
         Stop(exit::LINK_FAILED, alloc::format!("the kernel cannot satisfy the component's imports: {e:#}").into())
     })?;
 
-    let wasi = WasiCtx::new(platform.clone(), args, env);
     let mut store = Store::new(engine, Host { wasi, table: ResourceTable::new() });
     let deadline_ns = match timeout_ms {
         Some(ms) => {

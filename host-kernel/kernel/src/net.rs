@@ -1,20 +1,101 @@
-//! The network device: found at boot, its interrupt routed to this CPU. The stack on top of it
-//! (`morgana-net`) is polled by the executor's idle loop.
+//! The network: the virtio-net device, found at boot with its interrupt routed to this CPU,
+//! under `morgana-net`'s TCP/IP stack (DHCP-configured). The executor's idle loop polls the
+//! stack before halting and halts no longer than the stack asks; the device's interrupt wakes
+//! the CPU and does nothing else.
+
+use alloc::sync::Arc;
+
+use morgana_net::smoltcp::time::Instant;
+use morgana_net::{NetConfig, SharedStack, Stack, StackOptions};
 
 use crate::arch::{idt, ioapic};
 use crate::drivers::virtio_net::NetDevice;
+use crate::{kprintln, time};
 
-/// Finds the virtio-net device, if the VM has one, and routes its interrupt. `announced` are
-/// the (base, interrupt) pairs QEMU put on the command line, when it did (ACPI off).
-pub fn init(announced: &[(u64, u32)]) -> Option<NetDevice> {
-    // Otherwise microvm numbers its virtio-mmio interrupts from GSI 24 when it has a second
+/// The stack over the virtio-net device, shared by the WASI host and the idle loop.
+pub type Network = SharedStack<NetDevice>;
+
+/// How long boot waits for DHCP before starting the application anyway.
+const DHCP_WAIT_NS: u64 = 5_000_000_000;
+
+/// Finds the virtio-net device, routes its interrupt, starts the stack and waits for DHCP.
+/// `announced` are the (base, interrupt) pairs QEMU put on the command line (ACPI off).
+pub fn init(announced: &[(u64, u32)], seed: u64, verbose: bool) -> Option<Arc<Network>> {
+    // Unless announced, microvm numbers its virtio-mmio interrupts from GSI 24 with a second
     // I/O APIC, else from 16 (with ACPI on, as when nothing was announced).
     let irq_base = if ioapic::has_second() { 24 } else { 16 };
-    let mut device = NetDevice::probe(irq_base)?;
+    let Some(mut device) = NetDevice::probe(irq_base) else {
+        kprintln!("morgana kernel: warning: the application uses sockets but the VM has no virtio-net device");
+        return None;
+    };
     if let Some((_, irq)) = announced.iter().find(|(base, _)| *base == device.base) {
         device.gsi = *irq;
     }
     ioapic::route(device.gsi, idt::NET_VECTOR);
-    device.acknowledge_interrupt();
-    Some(device)
+    let mac = device.mac_address();
+    let now = Instant::from_micros((time::now_ns() / 1000) as i64);
+    let stack = match Stack::new(device, mac, NetConfig::Dhcp, StackOptions::default(), now, seed) {
+        Ok(stack) => stack,
+        Err(e) => {
+            kprintln!("morgana kernel: warning: the network stack could not start: {e}");
+            return None;
+        }
+    };
+    let network = Arc::new(SharedStack::new(stack));
+    let started = time::now_ns();
+    while !network.with(|stack| stack.is_configured()) && time::now_ns() - started < DHCP_WAIT_NS {
+        idle(&network);
+    }
+    let config = network.with(|stack| stack.ip_config());
+    if !network.with(|stack| stack.is_configured()) {
+        kprintln!("morgana kernel: warning: no DHCP answer after 5 s; the application starts without an address");
+    } else if verbose {
+        kprintln!("[kernel] t={}us network: {config}", time::now_ns() / 1000);
+    }
+    Some(network)
+}
+
+/// Polls the stack, then halts until an interrupt or the earliest deadline (the stack's or
+/// anyone's given to `time::wake_at`); returns at once when the stack has more to do now.
+pub fn idle(network: &Network) {
+    let now = time::now_ns();
+    let next = network.poll_ns(now);
+    // Acknowledge after polling (which may transmit and so raise the line again), then look
+    // once more: a frame that arrived before the acknowledgement raised no new edge.
+    let pending = network.with(|stack| {
+        let device = stack.device_mut();
+        device.acknowledge_interrupt();
+        device.has_pending_frames()
+    });
+    match next {
+        _ if pending => return,
+        Some(next) if next <= now => return,
+        Some(next) => time::wake_at(next),
+        None => {}
+    }
+    time::idle();
+}
+
+/// After the application ended: sends the datagrams still queued and lets connections it closed
+/// deliver what they still had to send (until their peers acknowledge, at most `DRAIN_NS`), so
+/// its last answers are not lost when the VM stops.
+pub fn drain(network: &Network) {
+    const DRAIN_NS: u64 = 2_000_000_000;
+    let started = time::now_ns();
+    // Datagrams the application sent last still wait in their sockets' queues.
+    network.poll_ns(started);
+    while lingering(network) > 0 && time::now_ns() - started < DRAIN_NS {
+        time::wake_at(started + DRAIN_NS);
+        idle(network);
+    }
+}
+
+#[cfg(feature = "wasi-sockets-tcp")]
+fn lingering(network: &Network) -> usize {
+    network.with(|stack| stack.tcp_lingering())
+}
+
+#[cfg(not(feature = "wasi-sockets-tcp"))]
+fn lingering(_: &Network) -> usize {
+    0
 }

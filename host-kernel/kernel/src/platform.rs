@@ -9,6 +9,9 @@ use crate::time;
 
 pub struct KernelPlatform {
     pub random: Random,
+    /// The network stack, polled whenever the application waits.
+    #[cfg(feature = "wasi-sockets")]
+    pub network: Option<alloc::sync::Arc<crate::net::Network>>,
 }
 
 impl Platform for KernelPlatform {
@@ -44,6 +47,10 @@ impl Platform for KernelPlatform {
         time::wake_at(deadline);
     }
     fn idle(&self) {
+        #[cfg(feature = "wasi-sockets")]
+        if let Some(network) = &self.network {
+            return crate::net::idle(network);
+        }
         time::idle();
     }
 }

@@ -4,6 +4,7 @@ use alloc::collections::BTreeMap;
 use alloc::vec;
 use alloc::vec::Vec;
 use core::net::SocketAddr;
+use smoltcp::iface::PollResult;
 use smoltcp::iface::SocketHandle;
 use smoltcp::phy::Device;
 use smoltcp::socket::udp;
@@ -190,6 +191,10 @@ impl<D: Device> Stack<D> {
     /// Closes a socket and frees it (queued datagrams are dropped).
     pub fn udp_close(&mut self, id: SocketId) {
         if let Some(Entry { bound: Some((_, handle)), .. }) = self.udp.entries.remove(&id) {
+            // Datagrams already sent are the application's last word: put them on the wire
+            // before the socket and its queue go (an application that answers and exits).
+            let now = self.now;
+            while self.iface.poll_egress(now, &mut self.device, &mut self.sockets) != PollResult::None {}
             self.remove_socket(handle);
         }
     }

@@ -8,6 +8,6 @@ pub mod cpu;
 pub mod gdt;
 pub mod heap;
 pub mod idt;
-#[cfg(feature = "net")]
+#[cfg(feature = "wasi-sockets")]
 pub mod ioapic;
 pub mod pvh;

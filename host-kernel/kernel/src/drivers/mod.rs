@@ -5,5 +5,5 @@ pub mod debug_exit;
 pub mod pit;
 pub mod rtc;
 pub mod serial;
-#[cfg(feature = "net")]
+#[cfg(feature = "wasi-sockets")]
 pub mod virtio_net;

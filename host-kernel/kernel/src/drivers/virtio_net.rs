@@ -8,8 +8,8 @@ use core::cell::RefCell;
 use core::ptr::NonNull;
 
 use alloc::alloc::{Layout, alloc_zeroed, dealloc};
-use smoltcp::phy::{self, DeviceCapabilities, Medium};
-use smoltcp::time::Instant;
+use morgana_net::smoltcp::phy::{self, DeviceCapabilities, Medium};
+use morgana_net::smoltcp::time::Instant;
 use virtio_drivers::device::net::{RxBuffer, VirtIONet};
 use virtio_drivers::transport::mmio::{MmioTransport, VirtIOHeader};
 use virtio_drivers::transport::{DeviceType, Transport};
@@ -94,6 +94,11 @@ impl NetDevice {
     /// Acknowledges the device's interrupt, lowering its line so the next frame raises it again.
     pub fn acknowledge_interrupt(&self) {
         self.nic.borrow_mut().ack_interrupt();
+    }
+
+    /// Whether received frames wait in the queue.
+    pub fn has_pending_frames(&self) -> bool {
+        self.nic.borrow().can_recv()
     }
 }
 
