@@ -136,6 +136,15 @@ struct RunOptions {
     /// (an existing tap device), or `none`
     #[arg(long, value_name = "MODE", default_value = "user")]
     net: qemu::NetMode,
+    /// qemu target: a static address for the VM instead of DHCP, ADDRESS/PREFIX (e.g. 10.0.0.2/24)
+    #[arg(long, value_name = "ADDRESS/PREFIX")]
+    ip: Option<String>,
+    /// qemu target: the default gateway, with --ip
+    #[arg(long, value_name = "ADDRESS")]
+    gateway: Option<String>,
+    /// qemu target: a DNS server, with --ip (repeatable)
+    #[arg(long, value_name = "ADDRESS")]
+    dns: Vec<String>,
 }
 
 /// Where a composition runs.

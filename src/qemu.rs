@@ -71,6 +71,7 @@ pub fn build_image(input: &Input, small: bool, output: Option<PathBuf>) -> Resul
         timeout_ms: None,
         memory_mib: None,
         ports: Vec::new(),
+        net: None,
         parts: Vec::new(),
     });
     let config = BootConfig {
@@ -79,6 +80,12 @@ pub fn build_image(input: &Input, small: bool, output: Option<PathBuf>) -> Resul
         timeout_ms: app.timeout_ms,
         memory_mib: app.memory_mib,
         ports: app.ports.clone(),
+        boot_params: match &app.net {
+            Some(net) => static_network(&net.address, net.gateway.as_deref(), &net.dns)
+                .context("the manifest's [net] table")?
+                .encode(),
+            None => String::new(),
+        },
         host_interfaces: linked_interfaces(&features),
         component_size: bytes.len() as u64,
     };
@@ -114,6 +121,18 @@ pub fn build_image(input: &Input, small: bool, output: Option<PathBuf>) -> Resul
         ),
     );
     Ok(path)
+}
+
+/// Boot parameters for a static network configuration, checked.
+fn static_network(address: &str, gateway: Option<&str>, dns: &[String]) -> Result<BootParams> {
+    let mut tokens = vec![format!("ip={address}")];
+    tokens.extend(gateway.map(|g| format!("gateway={g}")));
+    tokens.extend(dns.iter().map(|d| format!("dns={d}")));
+    let params = BootParams::parse(&tokens.join(" ")).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if !params.unknown.is_empty() {
+        bail!("`{}` is not an address", params.unknown.join(" "));
+    }
+    Ok(params)
 }
 
 /// The interfaces the kernel is built with: its packages' interfaces, less TCP or UDP when
@@ -156,14 +175,18 @@ pub fn run(image: &Path, env: Vec<(String, String)>, args: Vec<String>, options:
             "{memory_mib} MiB of memory cannot hold this image and a heap; give the VM at least {needed_mib} MiB (--memory {needed_mib}M)"
         );
     }
+    let network = match &options.ip {
+        Some(address) => static_network(address, options.gateway.as_deref(), &options.dns)?,
+        None if options.gateway.is_some() || !options.dns.is_empty() => bail!("--gateway and --dns go with --ip"),
+        None => BootParams::default(),
+    };
     let params = BootParams {
         args,
         env,
         timeout_ms: options.timeout,
         wall_clock: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok().map(|d| d.as_secs()),
         verbose: options.verbose,
-        virtio_mmio: Vec::new(),
-        unknown: Vec::new(),
+        ..network
     };
     let mut ports = Vec::new();
     for text in payload.config.ports.iter().chain(&options.publish) {

@@ -21,6 +21,7 @@ pub fn run(
         timeout_ms: None,
         memory_mib: None,
         ports: Vec::new(),
+        net: None,
         parts: Vec::new(),
     });
     let config = morgana_unix::RunConfig {

@@ -220,3 +220,125 @@ fn sleeping_halts_the_cpu_instead_of_spinning() {
         assert!(run.stderr.contains(step), "{step} missing:\n{}", run.stderr);
     }
 }
+
+/// http-std in a VM, through a QEMU user-networking forward, with curl as the client: 200
+/// connections one after another, then 50 at once (queued in the listen backlog, as the server
+/// takes them in turn), and no failure.
+#[test]
+fn a_server_in_the_vm_takes_many_connections_in_turn_and_at_once() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_morgana"))
+        .args(["run", "examples/http-std", "--target", "qemu", "--env", &format!("PORT={port}")])
+        .args(["-p", &format!("{port}:{port}"), "--", "--requests", "250"])
+        .current_dir(repo())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(server.stdout.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("listening") {
+        line.clear();
+        assert!(
+            std::io::BufRead::read_line(&mut stdout, &mut line).unwrap() > 0,
+            "the server stopped before listening"
+        );
+    }
+    let url = format!("http://127.0.0.1:{port}/");
+
+    // One curl, 200 URLs, `Connection: close`: a new connection for each.
+    let urls: Vec<&str> = std::iter::repeat_n(url.as_str(), 200).collect();
+    let sequential = Command::new("curl")
+        .args(["-sS", "--max-time", "60", "-o", "/dev/null", "-w", "%{http_code}\n", "-H", "Connection: close"])
+        .args(&urls)
+        .output()
+        .unwrap();
+    let codes = String::from_utf8_lossy(&sequential.stdout);
+    assert_eq!(
+        codes.lines().filter(|c| *c == "200").count(),
+        200,
+        "{codes}\n{}",
+        String::from_utf8_lossy(&sequential.stderr)
+    );
+
+    let concurrent: Vec<_> = (0..50)
+        .map(|_| {
+            Command::new("curl")
+                .args(["-sS", "--max-time", "60", "-o", "/dev/null", "-w", "%{http_code}", &url])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for client in concurrent {
+        let out = client.wait_with_output().unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "200", "{}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    let status = server.wait().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    assert!(status.success(), "{status}\n{rest}");
+    assert!(rest.contains("served 250 requests"), "{rest}");
+}
+
+/// A static network configuration from the manifest's [net] table, instead of DHCP, baked
+/// into the image; a bad address is refused when the image is built.
+#[test]
+fn a_static_network_configuration_replaces_dhcp() {
+    let scratch = Scratch::new();
+    let server = toml_path(&repo().join("examples/http-std"));
+    let manifest = scratch.manifest(&format!(
+        "name = \"static-net\"\n[components.server]\npath = {server}\n[env]\nPORT = \"8080\"\n\
+         [net]\naddress = \"10.0.2.15/24\"\ngateway = \"10.0.2.2\"\ndns = [\"10.0.2.3\"]\n"
+    ));
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut vm = Command::new(env!("CARGO_BIN_EXE_morgana"))
+        .args([
+            "run",
+            &manifest,
+            "--target",
+            "qemu",
+            "--verbose",
+            "-p",
+            &format!("{port}:8080"),
+            "--",
+            "--requests",
+            "1",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(vm.stdout.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("listening") {
+        line.clear();
+        assert!(
+            std::io::BufRead::read_line(&mut stdout, &mut line).unwrap() > 0,
+            "the server stopped before listening"
+        );
+    }
+    let page = Command::new("curl")
+        .args(["-sS", "--max-time", "30", &format!("http://127.0.0.1:{port}/status")])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&page.stdout).contains("\"requests\":1"),
+        "{}",
+        String::from_utf8_lossy(&page.stderr)
+    );
+    let output = vm.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("10.0.2.15/24 via 10.0.2.2, dns 10.0.2.3"), "{stderr}");
+    assert!(!stderr.contains("(dhcp)"), "{stderr}");
+
+    let bad = scratch.manifest(&format!(
+        "name = \"static-net\"\n[components.server]\npath = {server}\n[net]\naddress = \"10.0.2.300/24\"\n"
+    ));
+    morgana(&["build", &bad, "--target", "qemu"]).assert_failure_mentioning(&["[net]", "not an IP address"]);
+}

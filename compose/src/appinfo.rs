@@ -26,6 +26,9 @@ pub struct AppInfo {
     /// Host ports forwarded to the VM by default, `[ADDRESS:]HOST:GUEST[/udp]`.
     #[serde(default)]
     pub ports: Vec<String>,
+    /// A static network configuration, instead of DHCP.
+    #[serde(default)]
+    pub net: Option<crate::manifest::NetSettings>,
     /// The components composed into this one.
     pub parts: Vec<Part>,
 }
@@ -82,6 +85,7 @@ mod tests {
             timeout_ms: Some(100),
             memory_mib: None,
             ports: vec!["8080:80".into()],
+            net: None,
             parts: vec![Part { name: "app".into(), origin: "cargo crate .".into(), size: 42 }],
         };
         let mut component = wat::parse_str("(component)").unwrap();

@@ -184,6 +184,7 @@ pub fn compose(manifest: &Manifest, parts: &[LoadedPart], host: &HostInterfaces)
         timeout_ms: manifest.run.timeout,
         memory_mib: manifest.run.memory,
         ports: manifest.run.ports.iter().map(|p| p.to_string()).collect(),
+        net: manifest.net.clone(),
         parts: used
             .iter()
             .map(|&i| appinfo::Part {

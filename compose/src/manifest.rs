@@ -21,6 +21,11 @@
 //! [env]
 //! GREETING = "hello"               # baked environment variables
 //!
+//! [net]                            # a static network configuration (hypervisor targets)
+//! address = "10.0.0.2/24"          # instead of DHCP, with
+//! gateway = "10.0.0.1"             # a gateway and
+//! dns = ["10.0.0.1"]               # DNS servers
+//!
 //! [run]
 //! network = false                  # let the app reach the host's network (unix target)
 //! timeout = "30s"                  # stop a runaway app
@@ -55,6 +60,18 @@ pub struct RawManifest {
     pub env: BTreeMap<String, String>,
     #[serde(default)]
     pub run: RunSettings,
+    pub net: Option<NetSettings>,
+}
+
+/// A static network configuration for hypervisor targets (instead of DHCP).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetSettings {
+    /// The VM's address with its prefix length: `"10.0.0.2/24"`.
+    pub address: String,
+    pub gateway: Option<String>,
+    #[serde(default)]
+    pub dns: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -194,6 +211,7 @@ pub struct Manifest {
     pub components: Vec<ComponentSpec>,
     pub env: BTreeMap<String, String>,
     pub run: RunSettings,
+    pub net: Option<NetSettings>,
 }
 
 #[derive(Debug, Clone)]
@@ -339,6 +357,7 @@ impl Manifest {
             components,
             env: raw.env,
             run: raw.run,
+            net: raw.net,
         })
     }
 }

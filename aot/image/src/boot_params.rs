@@ -10,12 +10,15 @@
 //!
 //! `arg` may repeat (in order); `env` may repeat and overrides a baked variable of the same
 //! name; `timeout-ms` overrides the baked timeout (0: none); `wall-clock` (seconds since the
-//! Unix epoch) is the fallback when the machine has no real-time clock.
+//! Unix epoch) is the fallback when the machine has no real-time clock; `ip=ADDRESS/PREFIX`,
+//! `gateway=ADDRESS` and `dns=ADDRESS` (repeatable) configure the network statically instead of
+//! by DHCP.
 
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
+use core::net::IpAddr;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BootParams {
@@ -25,6 +28,12 @@ pub struct BootParams {
     pub wall_clock: Option<u64>,
     /// `verbose`: the kernel reports its boot steps with timestamps on the console.
     pub verbose: bool,
+    /// `ip=ADDRESS/PREFIX`: a static address instead of DHCP.
+    pub ip: Option<(IpAddr, u8)>,
+    /// `gateway=ADDRESS`: the default gateway, with `ip`.
+    pub gateway: Option<IpAddr>,
+    /// `dns=ADDRESS`, repeatable: DNS servers, with `ip`.
+    pub dns: Vec<IpAddr>,
     /// `virtio_mmio.device=SIZE@BASE:IRQ`, as QEMU's microvm announces its virtio-mmio devices
     /// (with ACPI off): (base address, interrupt line). Read, never written by `encode`.
     pub virtio_mmio: Vec<(u64, u32)>,
@@ -56,10 +65,38 @@ impl BootParams {
         if let Some(seconds) = self.wall_clock {
             tokens.push(format!("wall-clock={seconds}"));
         }
+        if let Some((address, prefix)) = self.ip {
+            tokens.push(format!("ip={}", percent_encode(&format!("{address}/{prefix}"))));
+        }
+        if let Some(gateway) = self.gateway {
+            tokens.push(format!("gateway={}", percent_encode(&format!("{gateway}"))));
+        }
+        tokens.extend(self.dns.iter().map(|d| format!("dns={}", percent_encode(&format!("{d}")))));
         if self.verbose {
             tokens.push("verbose".into());
         }
         tokens.join(" ")
+    }
+
+    /// These parameters with `later`'s laid over them: arguments and environment add up (a
+    /// later variable wins), settings given later replace earlier ones.
+    pub fn overridden_by(mut self, later: BootParams) -> Self {
+        self.args.extend(later.args);
+        self.env.extend(later.env);
+        self.timeout_ms = later.timeout_ms.or(self.timeout_ms);
+        self.wall_clock = later.wall_clock.or(self.wall_clock);
+        self.verbose |= later.verbose;
+        if later.ip.is_some() {
+            self.ip = later.ip;
+            self.gateway = later.gateway;
+            self.dns = later.dns;
+        } else if !later.dns.is_empty() {
+            self.dns = later.dns;
+        }
+        self.gateway = later.gateway.or(self.gateway);
+        self.virtio_mmio.extend(later.virtio_mmio);
+        self.unknown.extend(later.unknown);
+        self
     }
 
     /// Reads a command line; never panics, whatever it holds.
@@ -86,6 +123,16 @@ impl BootParams {
                 }
                 "timeout-ms" => params.timeout_ms = Some(value.parse().map_err(|_| bad("expected milliseconds"))?),
                 "wall-clock" => params.wall_clock = Some(value.parse().map_err(|_| bad("expected seconds"))?),
+                "ip" => {
+                    let (address, prefix) = value.split_once('/').ok_or_else(|| bad("expected ADDRESS/PREFIX"))?;
+                    let address: IpAddr = address.parse().map_err(|_| bad("not an IP address"))?;
+                    let limit = if address.is_ipv4() { 32 } else { 128 };
+                    let prefix: u8 =
+                        prefix.parse().ok().filter(|p| *p <= limit).ok_or_else(|| bad("bad prefix length"))?;
+                    params.ip = Some((address, prefix));
+                }
+                "gateway" => params.gateway = Some(value.parse().map_err(|_| bad("not an IP address"))?),
+                "dns" => params.dns.push(value.parse().map_err(|_| bad("not an IP address"))?),
                 "virtio_mmio.device" => {
                     params.virtio_mmio.push(parse_virtio_mmio(&value).ok_or_else(|| bad("expected SIZE@BASE:IRQ"))?)
                 }
@@ -146,6 +193,9 @@ mod tests {
             timeout_ms: Some(5000),
             wall_clock: Some(1_764_000_000),
             verbose: true,
+            ip: Some(("10.0.0.2".parse().unwrap(), 24)),
+            gateway: Some("10.0.0.1".parse().unwrap()),
+            dns: vec!["10.0.0.1".parse().unwrap(), "fd00::1".parse().unwrap()],
             virtio_mmio: vec![],
             unknown: vec![],
         };
@@ -155,11 +205,25 @@ mod tests {
     }
 
     #[test]
+    fn command_line_values_override_baked_ones() {
+        let baked = BootParams::parse("ip=10.0.0.2/24 gateway=10.0.0.1 dns=10.0.0.1 timeout-ms=100").unwrap();
+        let merged = baked.clone().overridden_by(BootParams::parse("dns=9.9.9.9 arg=x").unwrap());
+        assert_eq!(merged.ip, baked.ip);
+        assert_eq!(merged.dns, vec!["9.9.9.9".parse::<IpAddr>().unwrap()]);
+        assert_eq!((merged.timeout_ms, merged.args.as_slice()), (Some(100), &["x".to_string()][..]));
+        let replaced = baked.overridden_by(BootParams::parse("ip=192.168.1.5/16").unwrap());
+        assert_eq!((replaced.ip.unwrap().1, replaced.gateway, replaced.dns.len()), (16, None, 0));
+    }
+
+    #[test]
     fn bad_tokens_are_reported_or_kept_as_unknown() {
         assert!(BootParams::parse("env=NOEQUALS").is_err());
         assert!(BootParams::parse("arg=%zz").is_err());
         assert!(BootParams::parse("arg=%c3").is_err(), "truncated UTF-8");
         assert!(BootParams::parse("timeout-ms=soon").is_err());
+        assert!(BootParams::parse("ip=10.0.0.2").is_err());
+        assert!(BootParams::parse("ip=10.0.0.2/33").is_err());
+        assert!(BootParams::parse("gateway=ten").is_err());
         let p = BootParams::parse("arg=y virtio_mmio.device=512@0xfeb00e00:12").unwrap();
         assert_eq!(p.virtio_mmio, vec![(0xfeb0_0e00, 12)]);
         let p = BootParams::parse("console=ttyS0 quiet arg=x").unwrap();

@@ -87,6 +87,9 @@ pub struct BootConfig {
     pub memory_mib: Option<u64>,
     /// Host ports the VMM should forward to the VM, `[ADDRESS:]HOST:GUEST[/udp]`.
     pub ports: Vec<String>,
+    /// Boot parameters baked in (`boot_params` syntax), e.g. a static network configuration;
+    /// the command line's come after them and win.
+    pub boot_params: String,
     /// The host interfaces compiled into the kernel, for `inspect`.
     pub host_interfaces: Vec<String>,
     /// The size of the composed component before precompilation, for `inspect`.
@@ -228,6 +231,7 @@ impl BootConfig {
         for port in &self.ports {
             put_bytes(&mut out, port.as_bytes());
         }
+        put_bytes(&mut out, self.boot_params.as_bytes());
         out.extend_from_slice(&(self.host_interfaces.len() as u32).to_le_bytes());
         for interface in &self.host_interfaces {
             put_bytes(&mut out, interface.as_bytes());
@@ -243,9 +247,10 @@ impl BootConfig {
         let timeout_ms = Some(r.u64()?).filter(|t| *t != 0);
         let memory_mib = Some(r.u64()?).filter(|m| *m != 0);
         let ports = (0..r.u32()?).map(|_| r.string()).collect::<Option<Vec<_>>>()?;
+        let boot_params = r.string()?;
         let host_interfaces = (0..r.u32()?).map(|_| r.string()).collect::<Option<Vec<_>>>()?;
         let component_size = r.u64()?;
-        Some(BootConfig { app_name, env, timeout_ms, memory_mib, ports, host_interfaces, component_size })
+        Some(BootConfig { app_name, env, timeout_ms, memory_mib, ports, boot_params, host_interfaces, component_size })
     }
 }
 
@@ -315,6 +320,7 @@ mod tests {
                 timeout_ms: Some(1500),
                 memory_mib: Some(256),
                 ports: vec!["8080:80".into(), "5353:53/udp".into()],
+                boot_params: "ip=10.0.0.2%2F24".into(),
                 host_interfaces: vec!["wasi:cli/stdout".into()],
                 component_size: 1234,
             },

@@ -119,6 +119,8 @@ fn boot(boot_tsc: u64) -> Result<u8, Stop> {
         ));
     }
     let payload = Payload::decode(payload_bytes).map_err(|e| Stop::reported(exit::BAD_IMAGE, e))?;
+    let baked = BootParams::parse(&payload.config.boot_params).map_err(|e| Stop::reported(exit::BAD_IMAGE, e))?;
+    let params = baked.overridden_by(params);
 
     // Clocks: the TSC's rate against the PIT, the wall clock from the RTC.
     let tsc_hz = pit::measure_tsc_hz(5).unwrap_or_else(|| {
@@ -167,7 +169,7 @@ fn boot(boot_tsc: u64) -> Result<u8, Stop> {
     }
     let timeout_ms = params.timeout_ms.or(config.timeout_ms).filter(|ms| *ms > 0);
     #[cfg(feature = "wasi-sockets")]
-    let network = net::init(&params.virtio_mmio, random.next_u64(), verbose);
+    let network = net::init(&params, random.next_u64(), verbose);
     let platform = Arc::new(KernelPlatform {
         random,
         #[cfg(feature = "wasi-sockets")]

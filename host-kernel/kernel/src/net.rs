@@ -5,8 +5,9 @@
 
 use alloc::sync::Arc;
 
+use morgana_image::boot_params::BootParams;
 use morgana_net::smoltcp::time::Instant;
-use morgana_net::{NetConfig, SharedStack, Stack, StackOptions};
+use morgana_net::{NetConfig, SharedStack, Stack, StackOptions, StaticConfig};
 
 use crate::arch::{idt, ioapic};
 use crate::drivers::virtio_net::NetDevice;
@@ -18,9 +19,10 @@ pub type Network = SharedStack<NetDevice>;
 /// How long boot waits for DHCP before starting the application anyway.
 const DHCP_WAIT_NS: u64 = 5_000_000_000;
 
-/// Finds the virtio-net device, routes its interrupt, starts the stack and waits for DHCP.
-/// `announced` are the (base, interrupt) pairs QEMU put on the command line (ACPI off).
-pub fn init(announced: &[(u64, u32)], seed: u64, verbose: bool) -> Option<Arc<Network>> {
+/// Finds the virtio-net device, routes its interrupt, starts the stack (statically configured
+/// by the `ip`, `gateway` and `dns` boot parameters, else by DHCP) and waits for DHCP.
+pub fn init(params: &BootParams, seed: u64, verbose: bool) -> Option<Arc<Network>> {
+    let announced = &params.virtio_mmio;
     // Unless announced, microvm numbers its virtio-mmio interrupts from GSI 24 with a second
     // I/O APIC, else from 16 (with ACPI on, as when nothing was announced).
     let irq_base = if ioapic::has_second() { 24 } else { 16 };
@@ -34,7 +36,16 @@ pub fn init(announced: &[(u64, u32)], seed: u64, verbose: bool) -> Option<Arc<Ne
     ioapic::route(device.gsi, idt::NET_VECTOR);
     let mac = device.mac_address();
     let now = Instant::from_micros((time::now_ns() / 1000) as i64);
-    let stack = match Stack::new(device, mac, NetConfig::Dhcp, StackOptions::default(), now, seed) {
+    let config = match params.ip {
+        Some((address, prefix_len)) => NetConfig::Static(StaticConfig {
+            address,
+            prefix_len,
+            gateway: params.gateway,
+            dns_servers: params.dns.clone(),
+        }),
+        None => NetConfig::Dhcp,
+    };
+    let stack = match Stack::new(device, mac, config, StackOptions::default(), now, seed) {
         Ok(stack) => stack,
         Err(e) => {
             kprintln!("morgana kernel: warning: the network stack could not start: {e}");

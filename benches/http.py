@@ -1,0 +1,555 @@
+#!/usr/bin/env python3
+"""Benchmark: HTTP requests per second and latency of examples/http-std (a std::net HTTP/1.1
+server compiled to wasm32-wasip2) on both Morgana targets, beside the Linux microVM peer under
+the same QEMU settings and beside nginx natively, all measured in one run with wrk.
+
+  (a) Morgana, qemu target: `morgana run IMAGE --target qemu --accel tcg --env PORT=8080
+      -p 127.0.0.1:P:8080` (TCG, -cpu max, -M microvm, 128M, QEMU user networking with a host
+      port forward). IMAGE is `morgana build examples/http-std --target qemu -o ...`, built once
+      here, which is what `morgana run examples/http-std --target qemu` builds and boots.
+  (b) Morgana, unix target: `morgana run COMPONENT --env PORT=P` (wasmtime inside morgana, on the
+      host's loopback); COMPONENT is `morgana build examples/http-std -o ...`.
+  (c) The Linux microVM peer (../shared/peers/linux-microvm): Debian's kernel as a PVH vmlinux
+      with the peer's tuned arguments, nginx (1 worker) in an initramfs, -m 128M, TCG, -cpu max,
+      -M microvm, user networking with a host port forward. It serves ITS OWN 612-byte page,
+      not http-std's 125 bytes.
+  (d) nginx natively (Debian's), worker_processes 1, access_log off, keep-alive, on a loopback
+      port, serving a file with exactly the bytes http-std's `/` returns (fetched from (b)).
+
+For each: start it, wait until `GET /` answers, check the page (http-std: status 200, the body
+contains "Hello from a unikernel", the same bytes on both targets; the peer: its 612-byte page;
+nginx: the bytes fetched from (b)), one warm-up `wrk -t2 -c10 -d5s URL` (TCG translates code on
+first use), then `wrk -t2 -c10 -d10s --latency URL`, then stop it. Reported: req/s, mean, p50,
+p99 latency, wrk's errors (non-2xx/3xx responses; socket connect/read/write/timeout), bytes per
+response (wrk's bytes read / requests: headers differ between servers), and connections in
+service (Little's law: req/s x mean latency). http-std serves one connection at a time and
+wrk's connections stay open, so it answers only one of the 10 at a time and the other 9 wait
+in the listen backlog; the latency wrk reports covers answered requests only.
+
+Usage: benches/http.py              (about 2 minutes; writes to target/http-bench/)
+Installs missing Debian packages with apt-get (needs root). All traffic is on loopback.
+"""
+
+import os
+import sys
+
+# This file is named http.py, and Python puts its directory first on sys.path, where it would
+# shadow the standard library's `http` package that urllib imports. Take that entry out first.
+_here = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _here]
+
+import glob  # noqa: E402
+import re  # noqa: E402
+import shutil  # noqa: E402
+import signal  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import time  # noqa: E402
+import urllib.error  # noqa: E402
+import urllib.request  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.path.join(ROOT, "target", "http-bench")
+PEER_SRC = os.path.normpath(
+    os.environ.get("LINUX_PEER_SRC", os.path.join(ROOT, "..", "shared", "peers", "linux-microvm"))
+)
+PEER_DIR = os.path.join(ROOT, "target", "linux-microvm-peer")
+PEER_TUNED_ARGS = "initcall_blacklist=cmos_init cryptomgr.notests"
+PACKAGES = "qemu-system-x86 busybox-static linux-image-amd64 nginx wrk cpio xz-utils curl file".split()
+MEMORY = "128M"
+WARMUP = ["wrk", "-t2", "-c10", "-d5s"]
+MEASURE = ["wrk", "-t2", "-c10", "-d10s", "--latency"]
+MARKER = b"Hello from a unikernel"
+# A copy of target/release/morgana taken at the start, so that a rebuild during the run cannot
+# change it under us.
+MORGANA = os.path.join(OUT, "morgana")
+
+
+def progress(message):
+    print(f"http.py: {message}", file=sys.stderr, flush=True)
+
+
+def ensure_packages():
+    checks = {
+        "qemu-system-x86": shutil.which("qemu-system-x86_64"),
+        "busybox-static": os.path.exists("/bin/busybox"),
+        "linux-image-amd64": glob.glob("/boot/vmlinuz-*"),
+        "nginx": os.path.exists("/usr/sbin/nginx"),
+        "wrk": shutil.which("wrk"),
+        "cpio": shutil.which("cpio"),
+        "xz-utils": shutil.which("xz"),
+        "curl": shutil.which("curl"),
+        "file": shutil.which("file"),
+    }
+    missing = [package for package, present in checks.items() if not present]
+    if not missing:
+        return
+    if os.geteuid() != 0:
+        sys.exit(f"missing packages; run: apt-get install -y {' '.join(PACKAGES)}")
+    progress(f"installing {' '.join(missing)} with apt-get...")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run(["apt-get", "install", "-y", *PACKAGES], check=True, env=env, stdout=subprocess.DEVNULL)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback only, never a proxy
+
+
+def get(url, timeout=5):
+    """(status, body) of one GET, or (None, error text)."""
+    try:
+        with DIRECT.open(url, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+    except OSError as e:
+        return None, str(e)
+
+
+def wait_answers(url, alive, timeout=120):
+    """Retries GET url until it answers (any HTTP status); returns seconds waited or None."""
+    began = time.monotonic()
+    while time.monotonic() - began < timeout:
+        if not alive():
+            return None
+        status, _ = get(url, timeout=2)
+        if status is not None:
+            return time.monotonic() - began
+        time.sleep(0.1)
+    return None
+
+
+def alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+def wait_gone(pid, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not alive(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def children(pid):
+    found = []
+    for task in glob.glob(f"/proc/{pid}/task/*/children"):
+        try:
+            found += [int(c) for c in open(task).read().split()]
+        except OSError:
+            pass
+    return found
+
+
+def tree(pid):
+    pids = [pid]
+    for child in children(pid):
+        pids += tree(child)
+    return pids
+
+
+def cpu_seconds(pids):
+    hz = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / hz  # utime, stime
+        except (OSError, IndexError):
+            pass
+    return total
+
+
+def machine_busy():
+    fields = [int(x) for x in open("/proc/stat").readline().split()[1:]]
+    user, nice, system, idle, iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    hz = os.sysconf("SC_CLK_TCK")
+    return (user + nice + system + irq + softirq) / hz, steal / hz
+
+
+def terminate(pid):
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    return wait_gone(pid)
+
+
+# ---------------------------------------------------------------------------------------------
+# wrk
+
+UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
+SIZES = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3}
+
+
+def parse_wrk(text):
+    r = {"text": text}
+    m = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    r["rps"] = float(m.group(1)) if m else None
+    m = re.search(r"^\s+Latency\s+([\d.]+)(us|ms|s|m)\b", text, re.M)
+    r["mean_ms"] = float(m.group(1)) * UNITS[m.group(2)] if m else None
+    for p in ("50", "99"):
+        m = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s|m)\b", text, re.M)
+        r[f"p{p}_ms"] = float(m.group(1)) * UNITS[m.group(2)] if m else None
+    m = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m), ([\d.]+)(B|KB|MB|GB) read", text)
+    r["requests"] = int(m.group(1)) if m else None
+    r["bytes"] = float(m.group(4)) * SIZES[m.group(5)] if m else None
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    r["socket"] = dict(zip(("connect", "read", "write", "timeout"), map(int, m.groups()))) if m else {}
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    r["non2xx"] = int(m.group(1)) if m else 0
+    return r
+
+
+def run_wrk(cmd, url, server_pids):
+    """Runs wrk; returns its parsed output plus the CPU the server, wrk and everything else used."""
+    busy0, steal0 = machine_busy()
+    server0 = cpu_seconds(server_pids())
+    t0 = os.times()
+    began = time.monotonic()
+    done = subprocess.run(cmd + [url], capture_output=True, text=True, timeout=120)
+    wall = time.monotonic() - began
+    t1 = os.times()
+    busy1, steal1 = machine_busy()
+    r = parse_wrk(done.stdout + done.stderr)
+    r["status"] = done.returncode
+    r["wall"] = wall
+    r["server_cpu"] = cpu_seconds(server_pids()) - server0
+    r["wrk_cpu"] = (t1.children_user + t1.children_system) - (t0.children_user + t0.children_system)
+    r["other_cpu"] = (busy1 - busy0) - r["server_cpu"] - r["wrk_cpu"] - ((t1.user + t1.system) - (t0.user + t0.system))
+    r["steal"] = steal1 - steal0
+    return r
+
+
+# ---------------------------------------------------------------------------------------------
+# The four servers. Each start returns a dict: url, pids() (the server's processes, for CPU),
+# stop() -> list of notes, and a short description.
+
+
+def start_morgana(target, artifact, port, log):
+    cmd = [MORGANA, "run", artifact]
+    if target == "qemu":
+        cmd += ["--target", "qemu", "--accel", "tcg", "--memory", MEMORY, "--env", "PORT=8080",
+                "-p", f"127.0.0.1:{port}:8080"]
+    else:
+        cmd += ["--env", f"PORT={port}"]
+    out = open(log + ".stdout", "wb")
+    err = open(log + ".stderr", "wb")
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+
+    def stop():
+        notes = []
+        qemu = [p for p in tree(proc.pid) if p != proc.pid]
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            notes.append("morgana did not exit within 10 s of SIGTERM; killed")
+            proc.kill()
+            proc.wait()
+        time.sleep(1)
+        survivors = [p for p in qemu if alive(p)]
+        if survivors:
+            notes.append(f"after SIGTERM to morgana (status {proc.returncode}), its child process(es) "
+                         f"{survivors} (QEMU) were still running 1 s later; stopped them with SIGTERM")
+            for p in survivors:
+                terminate(p)
+        out.close()
+        err.close()
+        return notes
+
+    return {"url": f"http://127.0.0.1:{port}/", "pids": lambda: tree(proc.pid), "stop": stop,
+            "alive": lambda: proc.poll() is None, "log": log, "cmd": " ".join(cmd)}
+
+
+def start_peer(port):
+    env = dict(os.environ, LINUX_PEER_DIR=PEER_DIR, KERNEL="vmlinux", EXTRA=PEER_TUNED_ARGS, PORT=str(port),
+               TIMEOUT="60")
+    done = subprocess.run([os.path.join(PEER_SRC, "run-peer.sh"), "nginx", MEMORY], cwd=ROOT, env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, timeout=300)
+    m = re.search(r"READY .*boot_ms=(\d+) qemu_pid=(\d+)", done.stdout)
+    if not m:
+        return None, done.stdout.strip()
+    pid = int(m.group(2))
+
+    def stop():
+        return [] if terminate(pid) else [f"peer QEMU {pid} still running 10 s after SIGTERM"]
+
+    return {"url": f"http://127.0.0.1:{port}/", "pids": lambda: [pid], "stop": stop, "alive": lambda: alive(pid),
+            "boot_ms": int(m.group(1))}, None
+
+
+def start_nginx(port, page):
+    d = os.path.join(OUT, "nginx")
+    os.makedirs(os.path.join(d, "www"), exist_ok=True)
+    os.makedirs(os.path.join(d, "tmp"), exist_ok=True)
+    open(os.path.join(d, "www", "index.html"), "wb").write(page)
+    os.chmod(d, 0o755)
+    conf = os.path.join(d, "nginx.conf")
+    pidfile = os.path.join(d, "nginx.pid")
+    if os.path.exists(pidfile):
+        os.remove(pidfile)
+    tmp = os.path.join(d, "tmp")
+    open(conf, "w").write(f"""worker_processes 1;
+daemon on;
+pid {pidfile};
+error_log {d}/error.log crit;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000;
+  types {{ text/html html; }} default_type text/html;
+  client_body_temp_path {tmp}; proxy_temp_path {tmp}; fastcgi_temp_path {tmp}; uwsgi_temp_path {tmp};
+  scgi_temp_path {tmp};
+  server {{ listen 127.0.0.1:{port} default_server; root {d}/www; }}
+}}
+""")
+    subprocess.run(["nginx", "-c", conf, "-p", d + "/", "-e", os.path.join(d, "error.log")], check=True,
+                   stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while not os.path.exists(pidfile) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    master = int(open(pidfile).read())
+
+    def stop():
+        return [] if terminate(master) else [f"nginx {master} still running 10 s after SIGTERM"]
+
+    return {"url": f"http://127.0.0.1:{port}/", "pids": lambda: tree(master), "stop": stop,
+            "alive": lambda: alive(master)}
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def measure(name, server, check):
+    """Waits for the server, checks its page, warms it up, measures it, stops it."""
+    result = {"name": name, "notes": []}
+    waited = wait_answers(server["url"], server["alive"])
+    if waited is None:
+        result["notes"].append("never answered GET / (or exited)")
+        result["notes"] += server["stop"]()
+        return result
+    result["waited"] = waited
+    status, body = get(server["url"])
+    result["page"] = body if isinstance(body, bytes) else b""
+    problem = check(status, body)
+    if problem:
+        result["notes"].append(f"page check failed: {problem}")
+    progress(f"{name}: answers after {waited:.1f} s; warming up (5 s)...")
+    result["warmup"] = run_wrk(WARMUP, server["url"], server["pids"])
+    progress(f"{name}: measuring (10 s)...")
+    result["run"] = run_wrk(MEASURE, server["url"], server["pids"])
+    result["alive_after"] = server["alive"]()
+    status, body = get(server["url"], timeout=5)
+    result["after"] = (status, len(body) if isinstance(body, bytes) else body)
+    result["notes"] += server["stop"]()
+    return result
+
+
+def check_http_std(expected=None):
+    def check(status, body):
+        if status != 200:
+            return f"status {status} ({body!r:.80})"
+        if MARKER not in body:
+            return f"body lacks {MARKER!r}: {body!r:.80}"
+        if expected is not None and body != expected:
+            return f"body differs from the unix target's ({len(body)} vs {len(expected)} bytes)"
+        return None
+    return check
+
+
+def check_exact(expected):
+    def check(status, body):
+        if status != 200:
+            return f"status {status}"
+        if body != expected:
+            return f"body is {len(body)} bytes, expected exactly {len(expected)}"
+        return None
+    return check
+
+
+def served_lines(log):
+    try:
+        return sum(1 for line in open(log + ".stdout", "rb") if line.startswith(b"http-std: GET / -> 200"))
+    except OSError:
+        return None
+
+
+def main():
+    began = time.monotonic()
+    os.makedirs(OUT, exist_ok=True)
+    ensure_packages()
+    shutil.copy2(os.path.join(ROOT, "target", "release", "morgana"), MORGANA) if os.path.exists(
+        os.path.join(ROOT, "target", "release", "morgana")) else sys.exit("build first: cargo build --release")
+    progress("building examples/http-std for both targets...")
+    component = os.path.join(OUT, "http-std.wasm")
+    image = os.path.join(OUT, "http-std.img")
+    for cmd in ([MORGANA, "build", "examples/http-std", "-o", component],
+                [MORGANA, "build", "examples/http-std", "--target", "qemu", "-o", image]):
+        done = subprocess.run(cmd, cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+        if done.returncode != 0:
+            sys.exit(f"{' '.join(cmd)} failed:\n{done.stderr}")
+    os.makedirs(PEER_DIR, exist_ok=True)
+    if not os.path.exists(os.path.join(PEER_DIR, "vmlinux")):
+        progress("extracting the peer's vmlinux...")
+        subprocess.run([os.path.join(PEER_SRC, "extract-vmlinux.sh")], cwd=ROOT, check=True,
+                       env=dict(os.environ, LINUX_PEER_DIR=PEER_DIR), stdout=subprocess.DEVNULL)
+    if not os.path.exists(os.path.join(PEER_DIR, "initrd-nginx.cpio.gz")):
+        progress("building the peer's nginx initramfs...")
+        subprocess.run([os.path.join(PEER_SRC, "build-initrd.sh"), "nginx"], cwd=ROOT, check=True,
+                       env=dict(os.environ, LINUX_PEER_DIR=PEER_DIR), stdout=subprocess.DEVNULL)
+    load_before = open("/proc/loadavg").read().split()[:3]
+
+    results = {}
+    # (b) first: its page is the reference for (a) and (d).
+    progress("(b) unix target...")
+    srv = start_morgana("unix", component, free_port(), os.path.join(OUT, "unix"))
+    results["b"] = measure("(b) Morgana unix", srv, check_http_std())
+    results["b"]["served"] = served_lines(srv["log"])
+    results["b"]["cmd"] = srv["cmd"]
+    page = results["b"].get("page") or b""
+    if MARKER not in page:
+        progress("the unix target did not serve the page; using PAGE from examples/http-std/src/main.rs")
+        source = open(os.path.join(ROOT, "examples", "http-std", "src", "main.rs")).read()
+        page = re.search(r'const PAGE: &str = "(.*)";', source).group(1).encode().decode("unicode_escape").encode()
+
+    progress("(a) qemu target...")
+    srv = start_morgana("qemu", image, free_port(), os.path.join(OUT, "qemu"))
+    results["a"] = measure("(a) Morgana qemu", srv, check_http_std(page))
+    results["a"]["served"] = served_lines(srv["log"])
+    results["a"]["cmd"] = srv["cmd"]
+
+    progress("(c) Linux microVM peer (boots in a few seconds)...")
+    peer_page = open(os.path.join(PEER_DIR, "index.html"), "rb").read()
+    srv, why = start_peer(free_port())
+    if srv:
+        results["c"] = measure("(c) Linux VM nginx", srv, check_exact(peer_page))
+        results["c"]["boot_ms"] = srv["boot_ms"]
+    else:
+        results["c"] = {"name": "(c) Linux VM nginx", "notes": [f"run-peer.sh failed: {why}"]}
+
+    progress("(d) native nginx...")
+    srv = start_nginx(free_port(), page)
+    results["d"] = measure("(d) native nginx", srv, check_exact(page))
+
+    load_after = open("/proc/loadavg").read().split()[:3]
+    elapsed = time.monotonic() - began
+
+    # -----------------------------------------------------------------------------------------
+    qemu_version = subprocess.run(["qemu-system-x86_64", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
+    nginx_version = subprocess.run(["nginx", "-v"], capture_output=True, text=True).stderr.strip()
+    wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.splitlines()[0].split(" [")[0]
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    guest_kernel = os.path.basename(sorted(glob.glob("/boot/vmlinuz-*"))[-1]).replace("vmlinuz-", "")
+
+    print("HTTP benchmark: examples/http-std on Morgana's two targets vs a Linux microVM and native nginx")
+    print(f"  host      {cpu}, {os.cpu_count()} CPUs, Linux {os.uname().release}, load average "
+          f"{' '.join(load_before)} before, {' '.join(load_after)} after")
+    print(f"  morgana   {commit}{' (uncommitted changes)' if dirty else ''}, release build")
+    print(f"  load      {wrk_version}: warm-up `{' '.join(WARMUP)} URL`, then `{' '.join(MEASURE)} URL` (reported); "
+          "all on 127.0.0.1")
+    print(f"  (a)       {results['a'].get('cmd', '?').replace(ROOT + '/', '')}")
+    print(f"            = {qemu_version}, -M microvm, -accel tcg -cpu max, -m {MEMORY}, user networking hostfwd")
+    print(f"  (b)       {results['b'].get('cmd', '?').replace(ROOT + '/', '')}   (wasmtime inside morgana, host loopback)")
+    print(f"  (c)       Linux microVM peer: Debian {guest_kernel} PVH vmlinux + `{PEER_TUNED_ARGS}`, nginx initramfs "
+          f"(1 worker), -m {MEMORY}, -accel tcg -cpu max, -M microvm, user networking hostfwd"
+          + (f"; booted to READY in {results['c']['boot_ms']} ms" if "boot_ms" in results["c"] else ""))
+    print(f"  (d)       {nginx_version}, native, worker_processes 1, access_log off, keep-alive, loopback")
+    sizes = {k: len(r.get("page", b"")) for k, r in results.items()}
+    print(f"  pages     GET / body: (a) {sizes['a']} B, (b) {sizes['b']} B, (d) {sizes['d']} B (the same bytes: "
+          f"{'yes' if results['a'].get('page') == results['b'].get('page') == results['d'].get('page') else 'NO'}); "
+          f"(c) {sizes['c']} B, the peer's own page: NOT the same size")
+    print()
+
+    print("Measured run (10 s, 2 threads, 10 connections)")
+    print(f"  {'server':<20} {'req/s':>9} {'mean':>9} {'p50':>9} {'p99':>9} {'B/resp':>7} {'in svc':>6}  "
+          f"{'errors (non-2xx; connect/read/write/timeout)':<46}")
+    for key in "abcd":
+        r = results[key]
+        run = r.get("run")
+        if not run or run["rps"] is None:
+            print(f"  {r['name']:<20} no measurement: {'; '.join(r['notes']) or (run or {}).get('text', '')[:200]}")
+            continue
+        per = run["bytes"] / run["requests"] if run["requests"] else float("nan")
+        little = run["rps"] * run["mean_ms"] / 1000 if run["mean_ms"] is not None else float("nan")
+        s = run["socket"]
+        errors = (f"{run['non2xx']}; " + "/".join(str(s.get(k, 0)) for k in ("connect", "read", "write", "timeout")))
+        ms = lambda v: f"{v:.3f}" if v is not None and v < 10 else (f"{v:.1f}" if v is not None else "?")
+        print(f"  {r['name']:<20} {run['rps']:>9.0f} {ms(run['mean_ms']):>9} {ms(run['p50_ms']):>9} "
+              f"{ms(run['p99_ms']):>9} {per:>7.0f} {little:>6.1f}  {errors}")
+    print("  latencies in ms (wrk, answered requests only); B/resp = wrk's bytes read / requests (headers + body);")
+    print("  in svc = req/s x mean latency (Little's law): how many of the 10 connections were being answered")
+    print()
+
+    print("Warm-up run (5 s) and CPU during the measured run (CPU-seconds over its wall time; 2 CPUs = 2 per s)")
+    print(f"  {'server':<20} {'warm-up req/s':>13} {'p50 ms':>8}   {'server CPU':>10} {'wrk CPU':>8} {'others':>7} "
+          f"{'steal':>6}")
+    for key in "abcd":
+        r = results[key]
+        w, run = r.get("warmup"), r.get("run")
+        if not w or not run:
+            continue
+        fmt = lambda v: f"{v:.1f}" if v is not None else "?"
+        print(f"  {r['name']:<20} {fmt(w['rps']):>13} {w['p50_ms'] if w['p50_ms'] is not None else '-':>8}   "
+              f"{run['server_cpu']:>10.1f} {run['wrk_cpu']:>8.1f} {max(run['other_cpu'], 0):>7.1f} {run['steal']:>6.1f}")
+    print("  (the warm-up has no --latency, so no p50; others = the machine's busy time minus server, wrk and this script)")
+    print()
+
+    print("Ratios (measured run)")
+
+    def ratio(x, y, what):
+        rx, ry = results[x].get("run"), results[y].get("run")
+        if not rx or not ry or rx["rps"] is None or ry["rps"] is None:
+            print(f"  {what}: n/a (a run failed)")
+            return
+        print(f"  {what}: req/s {rx['rps']:.0f} / {ry['rps']:.0f} = {rx['rps'] / ry['rps']:.3f}; "
+              f"p50 {rx['p50_ms']:.3f} / {ry['p50_ms']:.3f} ms = {rx['p50_ms'] / ry['p50_ms']:.2f}")
+
+    ratio("a", "c", f"a/c  Morgana VM vs Linux VM, same QEMU accel/cpu/machine (page {sizes['a']} B vs {sizes['c']} B)")
+    ratio("b", "d", f"b/d  Morgana unix target vs native nginx (same {sizes['b']}-byte page)")
+    ratio("a", "b", "a/b  Morgana qemu target vs unix target (same page; the cost of TCG + user networking)")
+    print()
+
+    notes = []
+    for key in "abcd":
+        r = results[key]
+        for n in r["notes"]:
+            notes.append(f"{r['name']}: {n}")
+        for label in ("warmup", "run"):
+            run = r.get(label)
+            if run and (run["non2xx"] or any(run["socket"].values()) or run["status"] != 0):
+                notes.append(f"{r['name']} {label}: wrk reported errors: non-2xx/3xx {run['non2xx']}, socket "
+                             f"{run['socket']}, wrk exit status {run['status']}")
+        if "alive_after" in r and not r["alive_after"]:
+            notes.append(f"{r['name']}: the server had exited by the end of the measured run")
+        if "after" in r and r["after"][0] != 200:
+            notes.append(f"{r['name']}: GET / right after the measured run: {r['after']}")
+        if r.get("served") is not None and r.get("run") and r.get("warmup"):
+            counted = (r["run"]["requests"] or 0) + (r["warmup"]["requests"] or 0)
+            notes.append(f"{r['name']}: http-std logged {r['served']} `GET / -> 200` lines; wrk counted {counted} "
+                         f"responses in its two runs (+ 3 checks by this script); the server logs one line per "
+                         "request to stdout" + (" (QEMU's serial port)" if key == "a" else ""))
+    notes.append("http-std answers one connection at a time and wrk keeps its 10 connections open, so one "
+                 "connection gets every answer and the others sit in the listen backlog (for (a), in QEMU's user "
+                 "network and the guest's TCP backlog) until wrk stops; `in svc` shows it. wrk does not count "
+                 "those as errors. nginx serves all 10 (in svc ~10). Compare req/s, not latency, across the two "
+                 "kinds.")
+    print("Notes")
+    for n in notes:
+        print(f"  - {n}")
+    print(f"  total runtime {elapsed:.0f} s; logs in {OUT.replace(ROOT + '/', '')}/")
+
+
+if __name__ == "__main__":
+    main()
