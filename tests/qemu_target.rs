@@ -342,3 +342,81 @@ fn a_static_network_configuration_replaces_dhcp() {
     ));
     morgana(&["build", &bad, "--target", "qemu"]).assert_failure_mentioning(&["[net]", "not an IP address"]);
 }
+
+/// A network namespace of the test's own with a tap device: the VM on the tap with a static
+/// address, curl from inside the namespace, then a burst of malformed frames written to the
+/// tap, which the kernel drops and counts while the server keeps serving.
+#[test]
+fn a_vm_on_a_tap_device_serves_and_survives_malformed_frames() {
+    if !running_as_root() {
+        panic!("this test needs root (it makes a network namespace and a tap device)");
+    }
+    let namespace = format!("morgana-test-{}", std::process::id());
+    let ip = |args: &[&str]| {
+        let status = Command::new("ip").args(args).status().expect("iproute2's ip runs");
+        assert!(status.success(), "ip {args:?} failed");
+    };
+    ip(&["netns", "add", &namespace]);
+    struct Cleanup(String);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+        }
+    }
+    let _cleanup = Cleanup(namespace.clone());
+    let in_namespace = |program: &str| {
+        let mut command = Command::new("ip");
+        command.args(["netns", "exec", &namespace, program]);
+        command
+    };
+    ip(&["netns", "exec", &namespace, "ip", "link", "set", "lo", "up"]);
+    ip(&["netns", "exec", &namespace, "ip", "tuntap", "add", "dev", "tap0", "mode", "tap"]);
+    ip(&["netns", "exec", &namespace, "ip", "addr", "add", "10.9.0.1/24", "dev", "tap0"]);
+    ip(&["netns", "exec", &namespace, "ip", "link", "set", "tap0", "up"]);
+
+    let mut vm = in_namespace(env!("CARGO_BIN_EXE_morgana"))
+        .args(["run", "examples/http-std", "--target", "qemu", "--net", "tap=tap0", "--verbose"])
+        .args(["--ip", "10.9.0.2/24", "--gateway", "10.9.0.1", "--", "--requests", "2"])
+        .current_dir(repo())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(vm.stdout.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("listening") {
+        line.clear();
+        assert!(
+            std::io::BufRead::read_line(&mut stdout, &mut line).unwrap() > 0,
+            "the server stopped before listening"
+        );
+    }
+    let curl = |path: &str| {
+        let out = in_namespace("curl")
+            .args(["-sS", "--max-time", "30", &format!("http://10.9.0.2:8080{path}")])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+    };
+    assert!(curl("/").contains("Hello from a unikernel"));
+
+    // QEMU's default MAC for the first NIC.
+    let injector = repo().join("tests/fixtures/inject_frames.py");
+    let injected = in_namespace("python3").arg(&injector).args(["tap0", "52:54:00:12:34:56", "600"]).output().unwrap();
+    assert!(injected.status.success(), "{}", String::from_utf8_lossy(&injected.stderr));
+    assert_eq!(String::from_utf8_lossy(&injected.stdout).trim(), "600");
+
+    assert!(curl("/status").contains("\"requests\":2"), "the server stopped serving after the malformed frames");
+    let output = vm.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let stats = stderr.lines().find(|l| l.contains("[kernel] network: received")).unwrap_or_else(|| panic!("{stderr}"));
+    let malformed: u64 =
+        stats.split('(').nth(1).and_then(|r| r.split(' ').next()).and_then(|n| n.parse().ok()).unwrap();
+    assert!(malformed >= 300, "most of the 600 frames are malformed at the IP layer or below: {stats}");
+}
+
+fn running_as_root() -> bool {
+    Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}

@@ -188,6 +188,15 @@ fn boot(boot_tsc: u64) -> Result<u8, Stop> {
     #[cfg(feature = "wasi-sockets")]
     if let Some(network) = &platform.network {
         net::drain(network);
+        if verbose {
+            let stats = network.with(|stack| stack.stats());
+            kprintln!(
+                "[kernel] network: received {} frames ({} malformed, dropped), sent {}",
+                stats.rx_frames,
+                stats.rx_malformed,
+                stats.tx_frames
+            );
+        }
     }
     if verbose {
         let (halts, halted_ns) = time::halt_stats();
