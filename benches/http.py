@@ -515,33 +515,38 @@ def main():
           f"within {PROBE_TIMEOUT} s)")
     print()
 
-    print("Warm-up run (5 s) and CPU during the measured run (CPU-seconds over its wall time; 2 CPUs = 2 per s)")
-    print(f"  {'server':<20} {'warm-up req/s':>13} {'p50 ms':>8}   {'server CPU':>10} {'wrk CPU':>8} {'others':>7} "
-          f"{'steal':>6}")
+    print("Warm-up run (5 s, req/s) and CPU-seconds used during the measured run (2 CPUs: at most 2 per second)")
+    print(f"  {'server':<20} {'warm-up req/s':>13}   {'wall s':>6} {'server':>7} {'wrk':>6} {'others':>7} {'steal':>6}")
+    busy_others = []
     for key in "abcd":
         r = results[key]
         w, run = r.get("warmup"), r.get("run")
         if not w or not run:
             continue
-        fmt = lambda v: f"{v:.1f}" if v is not None else "?"
-        print(f"  {r['name']:<20} {fmt(w['rps']):>13} {w['p50_ms'] if w['p50_ms'] is not None else '-':>8}   "
-              f"{run['server_cpu']:>10.1f} {run['wrk_cpu']:>8.1f} {max(run['other_cpu'], 0):>7.1f} {run['steal']:>6.1f}")
-    print("  (the warm-up has no --latency, so no p50; others = the machine's busy time minus server, wrk and this script)")
+        others = max(run["other_cpu"], 0)
+        busy_others.append(others / run["wall"])
+        print(f"  {r['name']:<20} {w['rps'] if w['rps'] is not None else float('nan'):>13.0f}   {run['wall']:>6.1f} "
+              f"{run['server_cpu']:>7.1f} {run['wrk_cpu']:>6.1f} {others:>7.1f} {run['steal']:>6.1f}")
+    print("  (server = the server's processes, QEMU included; others = the machine's busy time minus server, wrk and")
+    print("  this script: anything else that ran meanwhile)")
     print()
 
     print("Ratios (measured run)")
 
-    def ratio(x, y, what):
+    def ratio(x, y, what, latency=False):
         rx, ry = results[x].get("run"), results[y].get("run")
         if not rx or not ry or rx["rps"] is None or ry["rps"] is None:
             print(f"  {what}: n/a (a run failed)")
             return
-        print(f"  {what}: req/s {rx['rps']:.0f} / {ry['rps']:.0f} = {rx['rps'] / ry['rps']:.3f}; "
-              f"p50 {rx['p50_ms']:.3f} / {ry['p50_ms']:.3f} ms = {rx['p50_ms'] / ry['p50_ms']:.2f}")
+        print(f"  {what}: req/s {rx['rps']:.0f} / {ry['rps']:.0f} = {rx['rps'] / ry['rps']:.3f}"
+              + (f"; p50 {rx['p50_ms']:.3f} / {ry['p50_ms']:.3f} ms = {rx['p50_ms'] / ry['p50_ms']:.2f}" if latency
+                 else ""))
 
     ratio("a", "c", f"a/c  Morgana VM vs Linux VM, same QEMU accel/cpu/machine (page {sizes['a']} B vs {sizes['c']} B)")
     ratio("b", "d", f"b/d  Morgana unix target vs native nginx (same {sizes['b']}-byte page)")
-    ratio("a", "b", "a/b  Morgana qemu target vs unix target (same page; the cost of TCG + user networking)")
+    ratio("a", "b", "a/b  Morgana qemu target vs unix target (same page; the cost of TCG + user networking)",
+          latency=True)
+    print("  (latency ratios only where both sides serve one connection at a time: see the notes)")
     print()
 
     notes = []
@@ -561,8 +566,10 @@ def main():
         if r.get("served") is not None and r.get("run") and r.get("warmup"):
             counted = (r["run"]["requests"] or 0) + (r["warmup"]["requests"] or 0)
             notes.append(f"{r['name']}: http-std logged {r['served']} `GET / -> 200` lines; wrk counted {counted} "
-                         f"responses in its two runs (+ 3 checks by this script); the server logs one line per "
-                         "request to stdout" + (" (QEMU's serial port)" if key == "a" else ""))
+                         f"responses in its two runs, + 3 checks and 1 fresh connection by this script; the rest "
+                         "(about 10 per wrk run) are the requests of wrk's waiting connections, answered only after "
+                         "wrk had closed them. The server logs one line per request to stdout"
+                         + (" (QEMU's serial port)" if key == "a" else "") + ", nginx none")
     notes.append("http-std answers one connection at a time and wrk keeps its 10 connections open, so one "
                  "connection gets every answer and the others sit in the listen backlog (for (a), in QEMU's user "
                  "network and the guest's TCP backlog) until wrk stops; `new conn` shows a newcomer's fate. wrk "
@@ -570,6 +577,10 @@ def main():
                  "answered, so these are not in its errors, and its latencies are those of the one connection "
                  "served: they are not comparable with nginx's, which serves all 10 at once (and wrk's latency "
                  "figures include its correction for coordinated omission, which assumes all 10 are served).")
+    if busy_others and max(busy_others) > 0.2:
+        notes.append(f"NOT a quiet machine: other processes used up to {max(busy_others) * 50:.0f}% of its 2 CPUs "
+                     "during the measured runs (see the CPU table); every figure here is lower than it would be "
+                     "on a quiet one, and the ratios are only as good as that load was even")
     print("Notes")
     for n in notes:
         print(f"  - {n}")

@@ -420,3 +420,70 @@ fn a_vm_on_a_tap_device_serves_and_survives_malformed_frames() {
 fn running_as_root() -> bool {
     Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
+
+/// A flood of connections beyond the listen backlog: the ones that do not fit are refused
+/// (reset), none hangs, and the server keeps serving afterwards.
+#[test]
+fn a_connection_flood_beyond_the_backlog_is_refused_and_the_server_keeps_serving() {
+    use std::os::unix::process::CommandExt;
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_morgana"))
+        .args(["run", "examples/http-std", "--target", "qemu", "--env", &format!("PORT={port}")])
+        .args(["-p", &format!("{port}:{port}"), "--", "--requests", "100000"])
+        .current_dir(repo())
+        .process_group(0) // so the whole VM can be stopped at the end
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let group = server.id().to_string();
+    struct StopGroup(String);
+    impl Drop for StopGroup {
+        fn drop(&mut self) {
+            let _ = Command::new("kill").args(["-s", "KILL", "--", &format!("-{}", self.0)]).status();
+        }
+    }
+    let _stop = StopGroup(group);
+    let mut stdout = std::io::BufReader::new(server.stdout.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("listening") {
+        line.clear();
+        assert!(
+            std::io::BufRead::read_line(&mut stdout, &mut line).unwrap() > 0,
+            "the server stopped before listening"
+        );
+    }
+    let url = format!("http://127.0.0.1:{port}/");
+    // 150 connections at once, each holding on (an unfinished request) for a second: more than
+    // the stack's backlog of 64 can queue.
+    let flood: Vec<_> = (0..150)
+        .map(|_| {
+            Command::new("curl")
+                .args(["-sS", "--max-time", "30", "-o", "/dev/null", "-w", "%{http_code}", &url])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut served = 0;
+    for client in flood {
+        let out = client.wait_with_output().unwrap();
+        let code = String::from_utf8_lossy(&out.stdout).into_owned();
+        let error = String::from_utf8_lossy(&out.stderr).into_owned();
+        if code == "200" {
+            served += 1;
+        } else {
+            // Refused cleanly: reset or closed, never a timeout.
+            assert!(!error.contains("timed out"), "a flooding client hung: {error}");
+        }
+    }
+    assert!(served > 0, "no flooding client was served");
+    let after = Command::new("curl").args(["-sS", "--max-time", "30", &url]).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&after.stdout).contains("Hello from a unikernel"),
+        "the server does not serve after the flood: {}",
+        String::from_utf8_lossy(&after.stderr)
+    );
+}
