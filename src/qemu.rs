@@ -64,15 +64,8 @@ pub fn build_image(input: &Input, small: bool, output: Option<PathBuf>) -> Resul
     report::step("Building", &format!("kernel with {} ({profile})", features.join(", ")));
     let kernel = morgana_aot::kernel::build(Path::new(KERNEL_DIR), &features, profile)?;
 
-    let app = app.unwrap_or_else(|| AppInfo {
-        name: path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "app".into()),
-        env: Vec::new(),
-        network: false,
-        timeout_ms: None,
-        memory_mib: None,
-        ports: Vec::new(),
-        net: None,
-        parts: Vec::new(),
+    let app = app.unwrap_or_else(|| {
+        AppInfo::unnamed(path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "app".into()))
     });
     let config = BootConfig {
         app_name: app.name.clone(),

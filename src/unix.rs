@@ -14,16 +14,7 @@ pub fn run(
     args: Vec<String>,
     options: &RunOptions,
 ) -> Result<u8> {
-    let app = app.unwrap_or_else(|| AppInfo {
-        name: "app".into(),
-        env: Vec::new(),
-        network: false,
-        timeout_ms: None,
-        memory_mib: None,
-        ports: Vec::new(),
-        net: None,
-        parts: Vec::new(),
-    });
+    let app = app.unwrap_or_else(|| AppInfo::unnamed("app"));
     let config = morgana_unix::RunConfig {
         program: app.name,
         args,

@@ -41,10 +41,6 @@ fn examples() -> Vec<PathBuf> {
     examples
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 /// Runs `example` on `target`, driving it with its client if it is a server (which listens on
 /// `host_port`).
 fn exercise(example: &Path, target: &str, host_port: u16) -> Run {

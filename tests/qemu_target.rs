@@ -226,25 +226,21 @@ fn sleeping_halts_the_cpu_instead_of_spinning() {
 /// takes them in turn), and no failure.
 #[test]
 fn a_server_in_the_vm_takes_many_connections_in_turn_and_at_once() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_morgana"))
-        .args(["run", "examples/http-std", "--target", "qemu", "--env", &format!("PORT={port}")])
-        .args(["-p", &format!("{port}:{port}"), "--", "--requests", "250"])
-        .current_dir(repo())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = std::io::BufReader::new(server.stdout.take().unwrap());
-    let mut line = String::new();
-    while !line.contains("listening") {
-        line.clear();
-        assert!(
-            std::io::BufRead::read_line(&mut stdout, &mut line).unwrap() > 0,
-            "the server stopped before listening"
-        );
-    }
+    let port = free_port();
+    let (env, forward) = (format!("PORT={port}"), format!("{port}:{port}"));
+    let server = Server::start(&[
+        "run",
+        "examples/http-std",
+        "--target",
+        "qemu",
+        "--env",
+        &env,
+        "-p",
+        &forward,
+        "--",
+        "--requests",
+        "250",
+    ]);
     let url = format!("http://127.0.0.1:{port}/");
 
     // One curl, 200 URLs, `Connection: close`: a new connection for each.
@@ -277,11 +273,9 @@ fn a_server_in_the_vm_takes_many_connections_in_turn_and_at_once() {
         assert_eq!(String::from_utf8_lossy(&out.stdout), "200", "{}", String::from_utf8_lossy(&out.stderr));
     }
 
-    let status = server.wait().unwrap();
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
-    assert!(status.success(), "{status}\n{rest}");
-    assert!(rest.contains("served 250 requests"), "{rest}");
+    let run = server.finish();
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("served 250 requests"), "{}", run.stdout);
 }
 
 /// A static network configuration from the manifest's [net] table, instead of DHCP, baked
@@ -294,34 +288,10 @@ fn a_static_network_configuration_replaces_dhcp() {
         "name = \"static-net\"\n[components.server]\npath = {server}\n[env]\nPORT = \"8080\"\n\
          [net]\naddress = \"10.0.2.15/24\"\ngateway = \"10.0.2.2\"\ndns = [\"10.0.2.3\"]\n"
     ));
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut vm = Command::new(env!("CARGO_BIN_EXE_morgana"))
-        .args([
-            "run",
-            &manifest,
-            "--target",
-            "qemu",
-            "--verbose",
-            "-p",
-            &format!("{port}:8080"),
-            "--",
-            "--requests",
-            "1",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = std::io::BufReader::new(vm.stdout.take().unwrap());
-    let mut line = String::new();
-    while !line.contains("listening") {
-        line.clear();
-        assert!(
-            std::io::BufRead::read_line(&mut stdout, &mut line).unwrap() > 0,
-            "the server stopped before listening"
-        );
-    }
+    let port = free_port();
+    let forward = format!("{port}:8080");
+    let vm =
+        Server::start(&["run", &manifest, "--target", "qemu", "--verbose", "-p", &forward, "--", "--requests", "1"]);
     let page = Command::new("curl")
         .args(["-sS", "--max-time", "30", &format!("http://127.0.0.1:{port}/status")])
         .output()
@@ -331,11 +301,10 @@ fn a_static_network_configuration_replaces_dhcp() {
         "{}",
         String::from_utf8_lossy(&page.stderr)
     );
-    let output = vm.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stderr}");
-    assert!(stderr.contains("10.0.2.15/24 via 10.0.2.2, dns 10.0.2.3"), "{stderr}");
-    assert!(!stderr.contains("(dhcp)"), "{stderr}");
+    let run = vm.finish();
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("10.0.2.15/24 via 10.0.2.2, dns 10.0.2.3"), "{}", run.stderr);
+    assert!(!run.stderr.contains("(dhcp)"), "{}", run.stderr);
 
     let bad = scratch.manifest(&format!(
         "name = \"static-net\"\n[components.server]\npath = {server}\n[net]\naddress = \"10.0.2.300/24\"\n"
@@ -374,24 +343,12 @@ fn a_vm_on_a_tap_device_serves_and_survives_malformed_frames() {
     ip(&["netns", "exec", &namespace, "ip", "addr", "add", "10.9.0.1/24", "dev", "tap0"]);
     ip(&["netns", "exec", &namespace, "ip", "link", "set", "tap0", "up"]);
 
-    let mut vm = in_namespace(env!("CARGO_BIN_EXE_morgana"))
+    let mut command = in_namespace(env!("CARGO_BIN_EXE_morgana"));
+    command
         .args(["run", "examples/http-std", "--target", "qemu", "--net", "tap=tap0", "--verbose"])
         .args(["--ip", "10.9.0.2/24", "--gateway", "10.9.0.1", "--", "--requests", "2"])
-        .current_dir(repo())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = std::io::BufReader::new(vm.stdout.take().unwrap());
-    let mut line = String::new();
-    while !line.contains("listening") {
-        line.clear();
-        assert!(
-            std::io::BufRead::read_line(&mut stdout, &mut line).unwrap() > 0,
-            "the server stopped before listening"
-        );
-    }
+        .current_dir(repo());
+    let vm = Server::start_command(command);
     let curl = |path: &str| {
         let out = in_namespace("curl")
             .args(["-sS", "--max-time", "30", &format!("http://10.9.0.2:8080{path}")])
@@ -408,9 +365,9 @@ fn a_vm_on_a_tap_device_serves_and_survives_malformed_frames() {
     assert_eq!(String::from_utf8_lossy(&injected.stdout).trim(), "600");
 
     assert!(curl("/status").contains("\"requests\":2"), "the server stopped serving after the malformed frames");
-    let output = vm.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stderr}");
+    let run = vm.finish();
+    let stderr = run.stderr;
+    assert_eq!(run.status, 0, "{stderr}");
     let stats = stderr.lines().find(|l| l.contains("[kernel] network: received")).unwrap_or_else(|| panic!("{stderr}"));
     let malformed: u64 =
         stats.split('(').nth(1).and_then(|r| r.split(' ').next()).and_then(|n| n.parse().ok()).unwrap();
@@ -425,35 +382,21 @@ fn running_as_root() -> bool {
 /// (reset), none hangs, and the server keeps serving afterwards.
 #[test]
 fn a_connection_flood_beyond_the_backlog_is_refused_and_the_server_keeps_serving() {
-    use std::os::unix::process::CommandExt;
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_morgana"))
-        .args(["run", "examples/http-std", "--target", "qemu", "--env", &format!("PORT={port}")])
-        .args(["-p", &format!("{port}:{port}"), "--", "--requests", "100000"])
-        .current_dir(repo())
-        .process_group(0) // so the whole VM can be stopped at the end
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let group = server.id().to_string();
-    struct StopGroup(String);
-    impl Drop for StopGroup {
-        fn drop(&mut self) {
-            let _ = Command::new("kill").args(["-s", "KILL", "--", &format!("-{}", self.0)]).status();
-        }
-    }
-    let _stop = StopGroup(group);
-    let mut stdout = std::io::BufReader::new(server.stdout.take().unwrap());
-    let mut line = String::new();
-    while !line.contains("listening") {
-        line.clear();
-        assert!(
-            std::io::BufRead::read_line(&mut stdout, &mut line).unwrap() > 0,
-            "the server stopped before listening"
-        );
-    }
+    let port = free_port();
+    let (env, forward) = (format!("PORT={port}"), format!("{port}:{port}"));
+    let _server = Server::start(&[
+        "run",
+        "examples/http-std",
+        "--target",
+        "qemu",
+        "--env",
+        &env,
+        "-p",
+        &forward,
+        "--",
+        "--requests",
+        "100000",
+    ]);
     let url = format!("http://127.0.0.1:{port}/");
     // 150 connections at once, each holding on (an unfinished request) for a second: more than
     // the stack's backlog of 64 can queue.

@@ -47,6 +47,20 @@ pub struct Part {
 pub struct DamagedAppInfo(String);
 
 impl AppInfo {
+    /// What a component built elsewhere runs with: its name, and no baked settings.
+    pub fn unnamed(name: impl Into<String>) -> Self {
+        AppInfo {
+            name: name.into(),
+            env: Vec::new(),
+            network: false,
+            timeout_ms: None,
+            memory_mib: None,
+            ports: Vec::new(),
+            net: None,
+            parts: Vec::new(),
+        }
+    }
+
     /// Appends this information to a component binary as a custom section.
     pub fn append_to(&self, component: &mut Vec<u8>) {
         let data = serde_json::to_vec(self).expect("AppInfo always serializes");

@@ -127,3 +127,64 @@ pub fn library_wat(import: &str, export: &str) -> String {
             (export "{export}" (instance $out)))"#
     )
 }
+
+/// A `morgana run` that serves: started, and waited for until it prints a line with
+/// "listening". Its process group is killed when dropped, QEMU included.
+pub struct Server {
+    pub child: std::process::Child,
+    pub stdout: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl Server {
+    /// Starts `morgana ARGS` in the repository and waits until it listens.
+    pub fn start(args: &[&str]) -> Server {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_morgana"));
+        command.args(args).current_dir(repo());
+        Server::start_command(command)
+    }
+
+    /// Starts `command` (in a process group of its own) and waits until it listens.
+    pub fn start_command(mut command: Command) -> Server {
+        use std::os::unix::process::CommandExt;
+        let mut child = command
+            .env("NO_COLOR", "1")
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        while !line.contains("listening") {
+            line.clear();
+            if std::io::BufRead::read_line(&mut stdout, &mut line).unwrap() == 0 {
+                let mut stderr = String::new();
+                std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+                panic!("the server stopped before listening:\n{stderr}");
+            }
+        }
+        Server { child, stdout }
+    }
+
+    /// Waits for it to exit: its status, the rest of its stdout, and its stderr.
+    pub fn finish(mut self) -> Run {
+        let status = self.child.wait().unwrap();
+        let (mut stdout, mut stderr) = (String::new(), String::new());
+        std::io::Read::read_to_string(&mut self.stdout, &mut stdout).unwrap();
+        std::io::Read::read_to_string(self.child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+        Run { status: status.code().unwrap_or(-1), stdout, stderr }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-s", "KILL", "--", &group]).stderr(Stdio::null()).status();
+    }
+}
+
+/// A free TCP port on loopback.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
