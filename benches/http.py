@@ -21,12 +21,18 @@ contains "Hello from a unikernel", the same bytes on both targets; the peer: its
 nginx: the bytes fetched from (b)), one warm-up `wrk -t2 -c10 -d5s URL` (TCG translates code on
 first use), then `wrk -t2 -c10 -d10s --latency URL`, then stop it. Reported: req/s, mean, p50,
 p99 latency, wrk's errors (non-2xx/3xx responses; socket connect/read/write/timeout), bytes per
-response (wrk's bytes read / requests: headers differ between servers), and connections in
-service (Little's law: req/s x mean latency). http-std serves one connection at a time and
-wrk's connections stay open, so it answers only one of the 10 at a time and the other 9 wait
-in the listen backlog; the latency wrk reports covers answered requests only.
+response (wrk's bytes read / requests: headers differ between servers), the time a fresh 11th
+connection opened 3 s into the measured run waits for `GET /`, and the CPU the server, wrk and
+everything else used meanwhile. http-std serves one connection at a time and wrk's connections
+stay open, so it answers only one of the 10 and the other 9 (and the fresh one) wait in the
+listen backlog until wrk closes them; wrk counts none of that as errors, and the latency it
+reports covers answered requests only. Its request log (stdout) is counted against wrk's count.
 
-Usage: benches/http.py              (about 2 minutes; writes to target/http-bench/)
+Also, for (b) and (d), a second measured run with the server's threads and wrk all pinned to
+CPU 0: with one connection served, http-std's throughput is a ping-pong whose cost on two CPUs is
+mostly cross-CPU wake-ups.
+
+Usage: benches/http.py              (about 90 s; writes to target/http-bench/)
 Installs missing Debian packages with apt-get (needs root). All traffic is on loopback.
 """
 
@@ -173,10 +179,12 @@ def cpu_seconds(pids):
 
 
 def machine_busy():
+    """(user + system, irq + softirq, steal) CPU-seconds of the whole machine since boot. Interrupt
+    time is apart: loopback traffic is handled in softirqs, which per-process times may not include."""
     fields = [int(x) for x in open("/proc/stat").readline().split()[1:]]
     user, nice, system, idle, iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
     hz = os.sysconf("SC_CLK_TCK")
-    return (user + nice + system + irq + softirq) / hz, steal / hz
+    return (user + nice + system) / hz, (irq + softirq) / hz, steal / hz
 
 
 def terminate(pid):
@@ -215,14 +223,14 @@ def parse_wrk(text):
 
 def run_wrk(cmd, url, server_pids):
     """Runs wrk; returns its parsed output plus the CPU the server, wrk and everything else used."""
-    busy0, steal0 = machine_busy()
+    busy0, irq0, steal0 = machine_busy()
     server0 = cpu_seconds(server_pids())
     t0 = os.times()
     began = time.monotonic()
     done = subprocess.run(cmd + [url], capture_output=True, text=True, timeout=120)
     wall = time.monotonic() - began
     t1 = os.times()
-    busy1, steal1 = machine_busy()
+    busy1, irq1, steal1 = machine_busy()
     r = parse_wrk(done.stdout + done.stderr)
     r["status"] = done.returncode
     r["wall"] = wall
@@ -230,6 +238,7 @@ def run_wrk(cmd, url, server_pids):
     r["wrk_cpu"] = (t1.children_user + t1.children_system) - (t0.children_user + t0.children_system)
     r["other_cpu"] = (busy1 - busy0) - r["server_cpu"] - r["wrk_cpu"] - ((t1.user + t1.system) - (t0.user + t0.system))
     r["steal"] = steal1 - steal0
+    r["irq"] = irq1 - irq0
     return r
 
 
@@ -332,7 +341,17 @@ http {{
 # ---------------------------------------------------------------------------------------------
 
 
-def measure(name, server, check):
+def pin(pids, cpus):
+    """Sets the CPU affinity of every thread of the given processes."""
+    for pid in pids:
+        for task in glob.glob(f"/proc/{pid}/task/*"):
+            try:
+                os.sched_setaffinity(int(os.path.basename(task)), cpus)
+            except OSError:
+                pass
+
+
+def measure(name, server, check, pinned=False):
     """Waits for the server, checks its page, warms it up, measures it, stops it."""
     result = {"name": name, "notes": []}
     waited = wait_answers(server["url"], server["alive"])
@@ -368,6 +387,11 @@ def measure(name, server, check):
     result["run"] = run_wrk(MEASURE, server["url"], server["pids"])
     prober.join()
     result["probe"] = probe
+    if pinned:
+        progress(f"{name}: measuring again with the server and wrk on CPU 0 (10 s)...")
+        pin(server["pids"](), {0})
+        result["pinned"] = run_wrk(["taskset", "-c", "0"] + MEASURE, server["url"], server["pids"])
+        pin(server["pids"](), set(range(os.cpu_count())))
     result["alive_after"] = server["alive"]()
     status, body = get(server["url"], timeout=5)
     result["after"] = (status, len(body) if isinstance(body, bytes) else body)
@@ -405,6 +429,8 @@ def served_lines(log):
 
 
 def main():
+    if len(sys.argv) > 1:
+        sys.exit(__doc__)
     began = time.monotonic()
     os.makedirs(OUT, exist_ok=True)
     ensure_packages()
@@ -433,7 +459,7 @@ def main():
     # (b) first: its page is the reference for (a) and (d).
     progress("(b) unix target...")
     srv = start_morgana("unix", component, free_port(), os.path.join(OUT, "unix"))
-    results["b"] = measure("(b) Morgana unix", srv, check_http_std())
+    results["b"] = measure("(b) Morgana unix", srv, check_http_std(), pinned=True)
     results["b"]["served"] = served_lines(srv["log"])
     results["b"]["cmd"] = srv["cmd"]
     page = results["b"].get("page") or b""
@@ -459,7 +485,7 @@ def main():
 
     progress("(d) native nginx...")
     srv = start_nginx(free_port(), page)
-    results["d"] = measure("(d) native nginx", srv, check_exact(page))
+    results["d"] = measure("(d) native nginx", srv, check_exact(page), pinned=True)
 
     load_after = open("/proc/loadavg").read().split()[:3]
     elapsed = time.monotonic() - began
@@ -493,13 +519,13 @@ def main():
     print()
 
     print("Measured run (10 s, 2 threads, 10 connections)")
-    print(f"  {'server':<20} {'req/s':>9} {'mean':>9} {'p50':>9} {'p99':>9} {'B/resp':>7} {'new conn':>9}  "
+    print(f"  {'server':<24} {'req/s':>9} {'mean':>9} {'p50':>9} {'p99':>9} {'B/resp':>7} {'new conn':>9}  "
           f"{'errors (non-2xx; connect/read/write/timeout)':<46}")
     for key in "abcd":
         r = results[key]
         run = r.get("run")
         if not run or run["rps"] is None:
-            print(f"  {r['name']:<20} no measurement: {'; '.join(r['notes']) or (run or {}).get('text', '')[:200]}")
+            print(f"  {r['name']:<24} no measurement: {'; '.join(r['notes']) or (run or {}).get('text', '')[:200]}")
             continue
         per = run["bytes"] / run["requests"] if run["requests"] else float("nan")
         p = r.get("probe", {})
@@ -508,15 +534,25 @@ def main():
         s = run["socket"]
         errors = (f"{run['non2xx']}; " + "/".join(str(s.get(k, 0)) for k in ("connect", "read", "write", "timeout")))
         ms = lambda v: f"{v:.3f}" if v is not None and v < 10 else (f"{v:.1f}" if v is not None else "?")
-        print(f"  {r['name']:<20} {run['rps']:>9.0f} {ms(run['mean_ms']):>9} {ms(run['p50_ms']):>9} "
+        print(f"  {r['name']:<24} {run['rps']:>9.0f} {ms(run['mean_ms']):>9} {ms(run['p50_ms']):>9} "
               f"{ms(run['p99_ms']):>9} {per:>7.0f} {fresh:>9}  {errors}")
+    for key in "bd":
+        run = results[key].get("pinned")
+        if run and run["rps"] is not None:
+            s_ = run["socket"]
+            print(f"  {results[key]['name'] + ', 1 CPU':<24} {run['rps']:>9.0f} {run['mean_ms']:>9.3f} {run['p50_ms']:>9.3f} "
+                  f"{run['p99_ms']:>9.3f} {run['bytes'] / run['requests']:>7.0f} {'':>9}  {run['non2xx']}; "
+                  + "/".join(str(s_.get(k, 0)) for k in ("connect", "read", "write", "timeout")))
+    print("  `, 1 CPU`: a second measured run with the server's threads and wrk all on CPU 0 (taskset). http-std's one")
+    print("  connection is a ping-pong between wrk and the server; on two CPUs each request pays a cross-CPU wake-up")
+    print("  (expensive in a VM whose idle CPUs halt), on one it does not")
     print("  latencies in ms (wrk, answered requests only); B/resp = wrk's bytes read / requests (headers + body);")
     print(f"  new conn = time for GET / on an 11th, fresh connection opened 3 s into the run (none{PROBE_TIMEOUT}s: no answer "
           f"within {PROBE_TIMEOUT} s)")
     print()
 
     print("Warm-up run (5 s, req/s) and CPU-seconds used during the measured run (2 CPUs: at most 2 per second)")
-    print(f"  {'server':<20} {'warm-up req/s':>13}   {'wall s':>6} {'server':>7} {'wrk':>6} {'others':>7} {'steal':>6}")
+    print(f"  {'server':<20} {'warm-up req/s':>13}   {'wall s':>6} {'server':>7} {'wrk':>6} {'others':>7} {'irq':>6} {'steal':>6}")
     busy_others = []
     for key in "abcd":
         r = results[key]
@@ -526,9 +562,10 @@ def main():
         others = max(run["other_cpu"], 0)
         busy_others.append(others / run["wall"])
         print(f"  {r['name']:<20} {w['rps'] if w['rps'] is not None else float('nan'):>13.0f}   {run['wall']:>6.1f} "
-              f"{run['server_cpu']:>7.1f} {run['wrk_cpu']:>6.1f} {others:>7.1f} {run['steal']:>6.1f}")
-    print("  (server = the server's processes, QEMU included; others = the machine's busy time minus server, wrk and")
-    print("  this script: anything else that ran meanwhile)")
+              f"{run['server_cpu']:>7.1f} {run['wrk_cpu']:>6.1f} {others:>7.1f} {run['irq']:>6.1f} {run['steal']:>6.1f}")
+    print("  (server = the server's processes, QEMU included; others = the machine's user+system time minus server,")
+    print("  wrk and this script: anything else that ran meanwhile; irq = the machine's irq+softirq time, where")
+    print("  loopback TCP is partly handled)")
     print()
 
     print("Ratios (measured run)")
@@ -544,6 +581,10 @@ def main():
 
     ratio("a", "c", f"a/c  Morgana VM vs Linux VM, same QEMU accel/cpu/machine (page {sizes['a']} B vs {sizes['c']} B)")
     ratio("b", "d", f"b/d  Morgana unix target vs native nginx (same {sizes['b']}-byte page)")
+    rb, rd = results["b"].get("pinned"), results["d"].get("pinned")
+    if rb and rd and rb["rps"] and rd["rps"]:
+        print(f"  b/d  the same, both pinned with wrk to CPU 0: req/s {rb['rps']:.0f} / {rd['rps']:.0f} = "
+              f"{rb['rps'] / rd['rps']:.3f}")
     ratio("a", "b", "a/b  Morgana qemu target vs unix target (same page; the cost of TCG + user networking)",
           latency=True)
     print("  (latency ratios only where both sides serve one connection at a time: see the notes)")
@@ -554,7 +595,7 @@ def main():
         r = results[key]
         for n in r["notes"]:
             notes.append(f"{r['name']}: {n}")
-        for label in ("warmup", "run"):
+        for label in ("warmup", "run", "pinned"):
             run = r.get(label)
             if run and (run["non2xx"] or any(run["socket"].values()) or run["status"] != 0):
                 notes.append(f"{r['name']} {label}: wrk reported errors: non-2xx/3xx {run['non2xx']}, socket "
@@ -564,9 +605,9 @@ def main():
         if "after" in r and r["after"][0] != 200:
             notes.append(f"{r['name']}: GET / right after the measured run: {r['after']}")
         if r.get("served") is not None and r.get("run") and r.get("warmup"):
-            counted = (r["run"]["requests"] or 0) + (r["warmup"]["requests"] or 0)
+            counted = sum((r[k]["requests"] or 0) for k in ("warmup", "run", "pinned") if r.get(k))
             notes.append(f"{r['name']}: http-std logged {r['served']} `GET / -> 200` lines; wrk counted {counted} "
-                         f"responses in its two runs, + 3 checks and 1 fresh connection by this script; the rest "
+                         f"responses in its {2 + ('pinned' in r)} runs, + 3 checks and 1 fresh connection by this script; the rest "
                          "(about 10 per wrk run) are the requests of wrk's waiting connections, answered only after "
                          "wrk had closed them. The server logs one line per request to stdout"
                          + (" (QEMU's serial port)" if key == "a" else "") + ", nginx none")

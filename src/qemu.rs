@@ -212,6 +212,12 @@ pub fn run(image: &Path, env: Vec<(String, String)>, args: Vec<String>, options:
             "cannot start qemu-system-x86_64: {e}; install QEMU (Debian: `apt-get install qemu-system-x86`)"
         )
     })?;
+    // If morgana is told to stop (SIGINT, SIGTERM, SIGHUP), the VM stops with it.
+    let qemu_pid = child.id().to_string();
+    let _ = ctrlc::set_handler(move || {
+        let _ = Command::new("kill").args(["-s", "KILL", "--", &qemu_pid]).status();
+        std::process::exit(143);
+    });
     let mut qemu_stderr = child.stderr.take().expect("stderr is piped");
     let copier = std::thread::spawn(move || std::io::copy(&mut qemu_stderr, &mut std::io::stderr()));
     let status = child.wait().context("waiting for QEMU")?;
