@@ -210,7 +210,7 @@ mod tests {
         let merged = baked.clone().overridden_by(BootParams::parse("dns=9.9.9.9 arg=x").unwrap());
         assert_eq!(merged.ip, baked.ip);
         assert_eq!(merged.dns, vec!["9.9.9.9".parse::<IpAddr>().unwrap()]);
-        assert_eq!((merged.timeout_ms, merged.args.as_slice()), (Some(100), &["x".to_string()][..]));
+        assert_eq!((merged.timeout_ms, merged.args.as_slice()), (Some(100), &[String::from("x")][..]));
         let replaced = baked.overridden_by(BootParams::parse("ip=192.168.1.5/16").unwrap());
         assert_eq!((replaced.ip.unwrap().1, replaced.gateway, replaced.dns.len()), (16, None, 0));
     }
