@@ -50,6 +50,8 @@ import socket
 import statistics
 import struct
 import subprocess
+
+import linux_peer
 import sys
 import time
 import urllib.request
@@ -60,7 +62,6 @@ PEER_SRC = os.path.normpath(
     os.environ.get("LINUX_PEER_SRC", os.path.join(ROOT, "..", "shared", "peers", "linux-microvm"))
 )
 PEER_DIR = os.path.join(ROOT, "target", "linux-microvm-peer")
-PEER_PACKAGES = "qemu-system-x86 busybox-static linux-image-amd64 nginx wrk cpio xz-utils curl file".split()
 PEER_TUNED_ARGS = "initcall_blacklist=cmos_init cryptomgr.notests"
 PEER_SERVERS = ["busybox", "nginx"]
 DEFAULT_MEMORY_MIB = 128  # src/qemu.rs DEFAULT_MEMORY_MIB
@@ -94,26 +95,7 @@ def sh(*args, **kwargs):
 
 
 def ensure_packages():
-    missing = []
-    checks = {
-        "qemu-system-x86": shutil.which("qemu-system-x86_64"),
-        "busybox-static": os.path.exists("/bin/busybox"),
-        "linux-image-amd64": glob.glob("/boot/vmlinuz-*"),
-        "nginx": os.path.exists("/usr/sbin/nginx"),
-        "wrk": shutil.which("wrk"),
-        "cpio": shutil.which("cpio"),
-        "xz-utils": shutil.which("xz"),
-        "curl": shutil.which("curl"),
-        "file": shutil.which("file"),
-    }
-    missing = [package for package, present in checks.items() if not present]
-    if not missing:
-        return
-    if os.geteuid() != 0:
-        sys.exit(f"missing packages for the Linux peer; run: apt-get install -y {' '.join(PEER_PACKAGES)}")
-    progress(f"installing {' '.join(missing)} with apt-get...")
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    sh("apt-get", "install", "-y", *PEER_PACKAGES, env=env, stdout=subprocess.DEVNULL)
+    linux_peer.ensure_packages(progress)
 
 
 def examples():

@@ -32,28 +32,25 @@ Also, for (b) and (d), a second measured run with the server's threads and wrk a
 CPU 0: with one connection served, http-std's throughput is a ping-pong whose cost on two CPUs is
 mostly cross-CPU wake-ups.
 
-Usage: benches/http.py              (about 90 s; writes to target/http-bench/)
+Usage: benches/http_load.py              (about 90 s; writes to target/http-bench/)
 Installs missing Debian packages with apt-get (needs root). All traffic is on loopback.
 """
 
 import os
 import sys
 
-# This file is named http.py, and Python puts its directory first on sys.path, where it would
-# shadow the standard library's `http` package that urllib imports. Take that entry out first.
-_here = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _here]
+import linux_peer
 
-import glob  # noqa: E402
-import re  # noqa: E402
-import shutil  # noqa: E402
-import signal  # noqa: E402
-import socket  # noqa: E402
-import subprocess  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-import urllib.error  # noqa: E402
-import urllib.request  # noqa: E402
+import glob
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "target", "http-bench")
@@ -62,7 +59,6 @@ PEER_SRC = os.path.normpath(
 )
 PEER_DIR = os.path.join(ROOT, "target", "linux-microvm-peer")
 PEER_TUNED_ARGS = "initcall_blacklist=cmos_init cryptomgr.notests"
-PACKAGES = "qemu-system-x86 busybox-static linux-image-amd64 nginx wrk cpio xz-utils curl file".split()
 MEMORY = "128M"
 WARMUP = ["wrk", "-t2", "-c10", "-d5s"]
 MEASURE = ["wrk", "-t2", "-c10", "-d10s", "--latency"]
@@ -74,29 +70,11 @@ MORGANA = os.path.join(OUT, "morgana")
 
 
 def progress(message):
-    print(f"http.py: {message}", file=sys.stderr, flush=True)
+    print(f"http_load.py: {message}", file=sys.stderr, flush=True)
 
 
 def ensure_packages():
-    checks = {
-        "qemu-system-x86": shutil.which("qemu-system-x86_64"),
-        "busybox-static": os.path.exists("/bin/busybox"),
-        "linux-image-amd64": glob.glob("/boot/vmlinuz-*"),
-        "nginx": os.path.exists("/usr/sbin/nginx"),
-        "wrk": shutil.which("wrk"),
-        "cpio": shutil.which("cpio"),
-        "xz-utils": shutil.which("xz"),
-        "curl": shutil.which("curl"),
-        "file": shutil.which("file"),
-    }
-    missing = [package for package, present in checks.items() if not present]
-    if not missing:
-        return
-    if os.geteuid() != 0:
-        sys.exit(f"missing packages; run: apt-get install -y {' '.join(PACKAGES)}")
-    progress(f"installing {' '.join(missing)} with apt-get...")
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    subprocess.run(["apt-get", "install", "-y", *PACKAGES], check=True, env=env, stdout=subprocess.DEVNULL)
+    linux_peer.ensure_packages(progress)
 
 
 def free_port():
