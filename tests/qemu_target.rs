@@ -226,22 +226,7 @@ fn sleeping_halts_the_cpu_instead_of_spinning() {
 /// takes them in turn), and no failure.
 #[test]
 fn a_server_in_the_vm_takes_many_connections_in_turn_and_at_once() {
-    let port = free_port();
-    let (env, forward) = (format!("PORT={port}"), format!("{port}:{port}"));
-    let server = Server::start(&[
-        "run",
-        "examples/http-std",
-        "--target",
-        "qemu",
-        "--env",
-        &env,
-        "-p",
-        &forward,
-        "--",
-        "--requests",
-        "250",
-    ]);
-    let url = format!("http://127.0.0.1:{port}/");
+    let (server, url) = http_std_in_a_vm("250");
 
     // One curl, 200 URLs, `Connection: close`: a new connection for each.
     let urls: Vec<&str> = std::iter::repeat_n(url.as_str(), 200).collect();
@@ -258,18 +243,7 @@ fn a_server_in_the_vm_takes_many_connections_in_turn_and_at_once() {
         String::from_utf8_lossy(&sequential.stderr)
     );
 
-    let concurrent: Vec<_> = (0..50)
-        .map(|_| {
-            Command::new("curl")
-                .args(["-sS", "--max-time", "60", "-o", "/dev/null", "-w", "%{http_code}", &url])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    for client in concurrent {
-        let out = client.wait_with_output().unwrap();
+    for out in curl_at_once(&url, 50, "60") {
         assert_eq!(String::from_utf8_lossy(&out.stdout), "200", "{}", String::from_utf8_lossy(&out.stderr));
     }
 
@@ -382,37 +356,11 @@ fn running_as_root() -> bool {
 /// (reset), none hangs, and the server keeps serving afterwards.
 #[test]
 fn a_connection_flood_beyond_the_backlog_is_refused_and_the_server_keeps_serving() {
-    let port = free_port();
-    let (env, forward) = (format!("PORT={port}"), format!("{port}:{port}"));
-    let _server = Server::start(&[
-        "run",
-        "examples/http-std",
-        "--target",
-        "qemu",
-        "--env",
-        &env,
-        "-p",
-        &forward,
-        "--",
-        "--requests",
-        "100000",
-    ]);
-    let url = format!("http://127.0.0.1:{port}/");
+    let (_server, url) = http_std_in_a_vm("100000");
     // 150 connections at once, each holding on (an unfinished request) for a second: more than
     // the stack's backlog of 64 can queue.
-    let flood: Vec<_> = (0..150)
-        .map(|_| {
-            Command::new("curl")
-                .args(["-sS", "--max-time", "30", "-o", "/dev/null", "-w", "%{http_code}", &url])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
     let mut served = 0;
-    for client in flood {
-        let out = client.wait_with_output().unwrap();
+    for out in curl_at_once(&url, 150, "30") {
         let code = String::from_utf8_lossy(&out.stdout).into_owned();
         let error = String::from_utf8_lossy(&out.stderr).into_owned();
         if code == "200" {
@@ -429,4 +377,41 @@ fn a_connection_flood_beyond_the_backlog_is_refused_and_the_server_keeps_serving
         "the server does not serve after the flood: {}",
         String::from_utf8_lossy(&after.stderr)
     );
+}
+
+/// http-std booted under QEMU, listening on a free port forwarded from this machine, stopping
+/// after `requests` requests; and its URL.
+fn http_std_in_a_vm(requests: &str) -> (Server, String) {
+    let port = free_port();
+    let (env, forward) = (format!("PORT={port}"), format!("{port}:{port}"));
+    let server = Server::start(&[
+        "run",
+        "examples/http-std",
+        "--target",
+        "qemu",
+        "--env",
+        &env,
+        "-p",
+        &forward,
+        "--",
+        "--requests",
+        requests,
+    ]);
+    (server, format!("http://127.0.0.1:{port}/"))
+}
+
+/// `count` curls of `url` started at once (each giving up after `max_time` seconds), and what
+/// each printed: its HTTP status on stdout, its complaint on stderr.
+fn curl_at_once(url: &str, count: usize, max_time: &str) -> Vec<std::process::Output> {
+    let clients: Vec<_> = (0..count)
+        .map(|_| {
+            Command::new("curl")
+                .args(["-sS", "--max-time", max_time, "-o", "/dev/null", "-w", "%{http_code}", url])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    clients.into_iter().map(|client| client.wait_with_output().unwrap()).collect()
 }
