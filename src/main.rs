@@ -125,6 +125,10 @@ struct RunOptions {
     /// qemu target: the accelerator; auto uses KVM only on hardware virtualization
     #[arg(long, value_enum, default_value_t = qemu::Accel::Auto)]
     accel: qemu::Accel,
+    /// qemu target: the machine QEMU emulates: microvm (virtio-mmio devices, fastest boot) or
+    /// q35 (a PC with firmware and PCI: virtio-pci devices)
+    #[arg(long, value_enum, default_value_t = qemu::Machine::Microvm)]
+    machine: qemu::Machine,
     /// qemu target: the kernel reports its boot steps with timestamps on standard error
     #[arg(long)]
     verbose: bool,

@@ -1,5 +1,5 @@
 //! The qemu target: building a bootable image (compose, precompile, kernel, link) and booting
-//! it under `qemu-system-x86_64 -M microvm`.
+//! it under `qemu-system-x86_64 -M microvm` (or `-M q35`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -31,6 +31,33 @@ pub enum Accel {
     Tcg,
     /// The kernel's KVM, `-accel kvm -cpu host`
     Kvm,
+}
+
+/// The machine QEMU emulates. The same image boots on both (PVH entry).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Machine {
+    /// QEMU's minimal machine: no firmware, no PCI, virtio-mmio devices
+    Microvm,
+    /// A PC (ICH9 chipset) with SeaBIOS and PCI Express: virtio-pci devices
+    Q35,
+}
+
+impl Machine {
+    fn args(self) -> [&'static str; 2] {
+        match self {
+            Machine::Microvm => ["-M", "microvm,x-option-roms=off,pit=on,pic=off,rtc=on,isa-serial=on"],
+            Machine::Q35 => ["-M", "q35"],
+        }
+    }
+
+    /// The `-device` name of a virtio device (`net`, …) on this machine's transport.
+    fn virtio_device(self, kind: &str) -> String {
+        match self {
+            Machine::Microvm => format!("virtio-{kind}-device"),
+            // Modern (virtio 1.0) only: the kernel's driver speaks no legacy virtio-pci.
+            Machine::Q35 => format!("virtio-{kind}-pci,disable-legacy=on"),
+        }
+    }
 }
 
 /// Builds (or reuses) the image for `input` and returns its path.
@@ -188,9 +215,9 @@ pub fn run(image: &Path, env: Vec<(String, String)>, args: Vec<String>, options:
         })?);
     }
     let wants_network = payload.config.host_interfaces.iter().any(|i| i.starts_with("wasi:sockets/"));
-    let network = network_args(&options.net, &ports, wants_network)?;
+    let network = network_args(&options.net, &ports, wants_network, options.machine)?;
     let mut qemu = Command::new("qemu-system-x86_64");
-    qemu.args(["-M", "microvm,x-option-roms=off,pit=on,pic=off,rtc=on,isa-serial=on"])
+    qemu.args(options.machine.args())
         .args(["-nodefaults", "-no-user-config", "-display", "none", "-no-reboot"])
         .args(["-m", &format!("{memory_mib}M")])
         .args(accel_args(options.accel))
@@ -271,8 +298,8 @@ impl std::str::FromStr for NetMode {
 
 /// QEMU's arguments for the network device; none when the application has no network and
 /// nothing asks for one.
-fn network_args(mode: &NetMode, ports: &[PortForward], wants_network: bool) -> Result<Vec<String>> {
-    let device = ["-device".to_string(), "virtio-net-device,netdev=net0".to_string()];
+fn network_args(mode: &NetMode, ports: &[PortForward], wants_network: bool, machine: Machine) -> Result<Vec<String>> {
+    let device = ["-device".to_string(), format!("{},netdev=net0", machine.virtio_device("net"))];
     match mode {
         NetMode::None => {
             if !ports.is_empty() {
@@ -324,14 +351,17 @@ mod tests {
     #[test]
     fn network_devices_follow_the_mode_and_the_ports() {
         let ports = [PortForward::parse("8080:80").unwrap(), PortForward::parse("0.0.0.0:5353:53/udp").unwrap()];
-        let user = network_args(&NetMode::User, &ports, true).unwrap().join(" ");
+        let microvm = Machine::Microvm;
+        let user = network_args(&NetMode::User, &ports, true, microvm).unwrap().join(" ");
         assert!(user.contains("hostfwd=tcp:127.0.0.1:8080-:80,hostfwd=udp:0.0.0.0:5353-:53"), "{user}");
         assert!(user.contains("virtio-net-device,netdev=net0"), "{user}");
-        assert!(network_args(&NetMode::User, &[], false).unwrap().is_empty());
-        let tap = network_args(&NetMode::Tap("tap0".into()), &[], true).unwrap().join(" ");
+        let q35 = network_args(&NetMode::User, &ports, true, Machine::Q35).unwrap().join(" ");
+        assert!(q35.contains("virtio-net-pci,disable-legacy=on,netdev=net0"), "{q35}");
+        assert!(network_args(&NetMode::User, &[], false, microvm).unwrap().is_empty());
+        let tap = network_args(&NetMode::Tap("tap0".into()), &[], true, microvm).unwrap().join(" ");
         assert!(tap.contains("tap,id=net0,ifname=tap0,script=no,downscript=no"), "{tap}");
-        assert!(network_args(&NetMode::None, &ports, true).is_err());
-        assert!(network_args(&NetMode::Tap("tap0".into()), &ports, true).is_err());
+        assert!(network_args(&NetMode::None, &ports, true, microvm).is_err());
+        assert!(network_args(&NetMode::Tap("tap0".into()), &ports, true, microvm).is_err());
         assert_eq!("tap=t1".parse::<NetMode>(), Ok(NetMode::Tap("t1".into())));
         assert!("tap=".parse::<NetMode>().is_err());
     }

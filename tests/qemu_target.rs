@@ -226,7 +226,7 @@ fn sleeping_halts_the_cpu_instead_of_spinning() {
 /// takes them in turn), and no failure.
 #[test]
 fn a_server_in_the_vm_takes_many_connections_in_turn_and_at_once() {
-    let (server, url) = http_std_in_a_vm("250");
+    let (server, url) = http_std_in_a_vm("250", &[]);
 
     // One curl, 200 URLs, `Connection: close`: a new connection for each.
     let urls: Vec<&str> = std::iter::repeat_n(url.as_str(), 200).collect();
@@ -250,6 +250,35 @@ fn a_server_in_the_vm_takes_many_connections_in_turn_and_at_once() {
     let run = server.finish();
     assert_eq!(run.status, 0, "{}", run.stderr);
     assert!(run.stdout.contains("served 250 requests"), "{}", run.stdout);
+}
+
+/// The same image on a PC (q35, firmware, PCI Express): the network device is virtio-pci, its
+/// interrupt a PCI INTx line routed through the I/O APIC.
+#[test]
+fn on_q35_the_network_device_is_virtio_pci() {
+    let (server, url) = http_std_in_a_vm("21", &["--machine", "q35"]);
+    let urls: Vec<&str> = std::iter::repeat_n(url.as_str(), 20).collect();
+    let sequential = Command::new("curl")
+        .args(["-sS", "--max-time", "60", "-o", "/dev/null", "-w", "%{http_code}\n"])
+        .args(&urls)
+        .output()
+        .unwrap();
+    let codes = String::from_utf8_lossy(&sequential.stdout);
+    assert_eq!(
+        codes.lines().filter(|c| *c == "200").count(),
+        20,
+        "{codes}{}",
+        String::from_utf8_lossy(&sequential.stderr)
+    );
+    // A megabyte takes many interrupts' worth of frames, in both directions.
+    let download = Command::new("curl")
+        .args(["-sS", "--max-time", "60", "-o", "/dev/null", "-w", "%{size_download}", &format!("{url}bytes/1000000")])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&download.stdout), "1000000", "{}", String::from_utf8_lossy(&download.stderr));
+    let run = server.finish();
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("served 21 requests"), "{}", run.stdout);
 }
 
 /// A static network configuration from the manifest's [net] table, instead of DHCP, baked
@@ -286,59 +315,90 @@ fn a_static_network_configuration_replaces_dhcp() {
     morgana(&["build", &bad, "--target", "qemu"]).assert_failure_mentioning(&["[net]", "not an IP address"]);
 }
 
-/// A network namespace of the test's own with a tap device: the VM on the tap with a static
-/// address, curl from inside the namespace, then a burst of malformed frames written to the
-/// tap, which the kernel drops and counts while the server keeps serving.
-#[test]
-fn a_vm_on_a_tap_device_serves_and_survives_malformed_frames() {
-    if !running_as_root() {
-        panic!("this test needs root (it makes a network namespace and a tap device)");
-    }
-    let namespace = format!("morgana-test-{}", std::process::id());
-    let ip = |args: &[&str]| {
-        let status = Command::new("ip").args(args).status().expect("iproute2's ip runs");
-        assert!(status.success(), "ip {args:?} failed");
-    };
-    ip(&["netns", "add", &namespace]);
-    struct Cleanup(String);
-    impl Drop for Cleanup {
-        fn drop(&mut self) {
-            let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-        }
-    }
-    let _cleanup = Cleanup(namespace.clone());
-    let in_namespace = |program: &str| {
-        let mut command = Command::new("ip");
-        command.args(["netns", "exec", &namespace, program]);
-        command
-    };
-    ip(&["netns", "exec", &namespace, "ip", "link", "set", "lo", "up"]);
-    ip(&["netns", "exec", &namespace, "ip", "tuntap", "add", "dev", "tap0", "mode", "tap"]);
-    ip(&["netns", "exec", &namespace, "ip", "addr", "add", "10.9.0.1/24", "dev", "tap0"]);
-    ip(&["netns", "exec", &namespace, "ip", "link", "set", "tap0", "up"]);
+/// A network namespace of the test's own with a tap device `tap0` at 10.9.0.1/24, for a VM at
+/// 10.9.0.2 (static configuration); removed again when dropped.
+struct TapNamespace {
+    name: String,
+}
 
-    let mut command = in_namespace(env!("CARGO_BIN_EXE_morgana"));
-    command
-        .args(["run", "examples/http-std", "--target", "qemu", "--net", "tap=tap0", "--verbose"])
-        .args(["--ip", "10.9.0.2/24", "--gateway", "10.9.0.1", "--", "--requests", "2"])
-        .current_dir(repo());
-    let vm = Server::start_command(command);
-    let curl = |path: &str| {
-        let out = in_namespace("curl")
-            .args(["-sS", "--max-time", "30", &format!("http://10.9.0.2:8080{path}")])
+impl TapNamespace {
+    const VM: &str = "10.9.0.2";
+
+    fn new(purpose: &str) -> TapNamespace {
+        if !running_as_root() {
+            panic!("this test needs root (it makes a network namespace and a tap device)");
+        }
+        let namespace = TapNamespace { name: format!("morgana-{purpose}-{}", std::process::id()) };
+        let status = Command::new("ip").args(["netns", "add", &namespace.name]).status().expect("iproute2's ip runs");
+        assert!(status.success(), "ip netns add {} failed", namespace.name);
+        namespace.ip(&["link", "set", "lo", "up"]);
+        namespace.ip(&["tuntap", "add", "dev", "tap0", "mode", "tap"]);
+        namespace.ip(&["addr", "add", "10.9.0.1/24", "dev", "tap0"]);
+        namespace.ip(&["link", "set", "tap0", "up"]);
+        namespace
+    }
+
+    /// `program` run inside the namespace.
+    fn command(&self, program: &str) -> Command {
+        let mut command = Command::new("ip");
+        command.args(["netns", "exec", &self.name, program]);
+        command
+    }
+
+    /// `ip ARGS` inside the namespace, which must succeed.
+    fn ip(&self, args: &[&str]) {
+        let status = self.command("ip").args(args).status().expect("iproute2's ip runs");
+        assert!(status.success(), "ip {args:?} failed in {}", self.name);
+    }
+
+    /// `morgana run ARGS` on the tap device, with the VM's static address.
+    fn vm(&self, args: &[&str]) -> Server {
+        let mut command = self.command(env!("CARGO_BIN_EXE_morgana"));
+        command
+            .args(["run", "--target", "qemu", "--net", "tap=tap0", "--verbose"])
+            .args(["--ip", &format!("{}/24", Self::VM), "--gateway", "10.9.0.1"])
+            .args(args)
+            .current_dir(repo());
+        Server::start_command(command)
+    }
+
+    /// What curl printed for `path` on the VM's port 8080, its complaints included.
+    fn curl(&self, path: &str, max_time: &str) -> String {
+        let out = self
+            .command("curl")
+            .args(["-sS", "--max-time", max_time, &format!("http://{}:8080{path}", Self::VM)])
             .output()
             .unwrap();
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
-    };
-    assert!(curl("/").contains("Hello from a unikernel"));
+    }
+}
+
+impl Drop for TapNamespace {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
+    }
+}
+
+/// The VM on a tap device in a network namespace: curl from inside the namespace, then a burst
+/// of malformed frames written to the tap, which the kernel drops and counts while the server
+/// keeps serving.
+#[test]
+fn a_vm_on_a_tap_device_serves_and_survives_malformed_frames() {
+    let namespace = TapNamespace::new("frames");
+    let vm = namespace.vm(&["examples/http-std", "--", "--requests", "2"]);
+    assert!(namespace.curl("/", "30").contains("Hello from a unikernel"));
 
     // QEMU's default MAC for the first NIC.
     let injector = repo().join("tests/fixtures/inject_frames.py");
-    let injected = in_namespace("python3").arg(&injector).args(["tap0", "52:54:00:12:34:56", "600"]).output().unwrap();
+    let injected =
+        namespace.command("python3").arg(&injector).args(["tap0", "52:54:00:12:34:56", "600"]).output().unwrap();
     assert!(injected.status.success(), "{}", String::from_utf8_lossy(&injected.stderr));
     assert_eq!(String::from_utf8_lossy(&injected.stdout).trim(), "600");
 
-    assert!(curl("/status").contains("\"requests\":2"), "the server stopped serving after the malformed frames");
+    assert!(
+        namespace.curl("/status", "30").contains("\"requests\":2"),
+        "the server stopped serving after the malformed frames"
+    );
     let run = vm.finish();
     let stderr = run.stderr;
     assert_eq!(run.status, 0, "{stderr}");
@@ -346,6 +406,42 @@ fn a_vm_on_a_tap_device_serves_and_survives_malformed_frames() {
     let malformed: u64 =
         stats.split('(').nth(1).and_then(|r| r.split(' ').next()).and_then(|n| n.parse().ok()).unwrap();
     assert!(malformed >= 300, "most of the 600 frames are malformed at the IP layer or below: {stats}");
+}
+
+/// A client that vanishes in the middle of a long download (its address disappears: no FIN, no
+/// RST, nothing more from it) must not hold the server's connection forever: the kernel's TCP
+/// gives up on the unacknowledged data after its timeout (60 s), the write fails, and the
+/// server, which serves one connection at a time, gets to the client waiting behind it.
+#[test]
+fn a_peer_that_vanishes_mid_transfer_frees_its_connection() {
+    let namespace = TapNamespace::new("vanish");
+    namespace.ip(&["addr", "add", "10.9.0.3/24", "dev", "tap0"]);
+    let vm = namespace.vm(&["examples/http-std", "--", "--requests", "2"]);
+    assert!(namespace.curl("/", "30").contains("Hello from a unikernel"), "the VM did not come up");
+
+    // From 10.9.0.3: ask for 100 MB, read the first megabyte, then lose the address.
+    let vanishing = namespace
+        .command("curl")
+        .args(["-sS", "--interface", "10.9.0.3", "--max-time", "200", "-o", "/dev/null"])
+        .args(["--limit-rate", "512K", &format!("http://{}:8080/bytes/100000000", TapNamespace::VM)])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    namespace.ip(&["addr", "del", "10.9.0.3/24", "dev", "tap0"]);
+
+    // The next client waits in the backlog until the vanished one's connection is given up.
+    let started = std::time::Instant::now();
+    let page = namespace.curl("/status", "150");
+    let waited = started.elapsed();
+    assert!(page.contains("\"requests\":2"), "the server never got to the next client: {page}");
+    let run = vm.finish();
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert!(waited.as_secs() >= 30, "served after {waited:?}: the vanished client's transfer was not in progress");
+    let mut vanishing = vanishing;
+    let _ = vanishing.kill();
+    let _ = vanishing.wait();
 }
 
 fn running_as_root() -> bool {
@@ -356,7 +452,7 @@ fn running_as_root() -> bool {
 /// (reset), none hangs, and the server keeps serving afterwards.
 #[test]
 fn a_connection_flood_beyond_the_backlog_is_refused_and_the_server_keeps_serving() {
-    let (_server, url) = http_std_in_a_vm("100000");
+    let (_server, url) = http_std_in_a_vm("100000", &[]);
     // 150 connections at once, each holding on (an unfinished request) for a second: more than
     // the stack's backlog of 64 can queue.
     let mut served = 0;
@@ -381,22 +477,13 @@ fn a_connection_flood_beyond_the_backlog_is_refused_and_the_server_keeps_serving
 
 /// http-std booted under QEMU, listening on a free port forwarded from this machine, stopping
 /// after `requests` requests; and its URL.
-fn http_std_in_a_vm(requests: &str) -> (Server, String) {
+fn http_std_in_a_vm(requests: &str, options: &[&str]) -> (Server, String) {
     let port = free_port();
     let (env, forward) = (format!("PORT={port}"), format!("{port}:{port}"));
-    let server = Server::start(&[
-        "run",
-        "examples/http-std",
-        "--target",
-        "qemu",
-        "--env",
-        &env,
-        "-p",
-        &forward,
-        "--",
-        "--requests",
-        requests,
-    ]);
+    let mut args = vec!["run", "examples/http-std", "--target", "qemu", "--env", &env, "-p", &forward];
+    args.extend(options);
+    args.extend(["--", "--requests", requests]);
+    let server = Server::start(&args);
     (server, format!("http://127.0.0.1:{port}/"))
 }
 

@@ -1,7 +1,8 @@
 //! http-std: an HTTP/1.1 server written only with `std::net::TcpListener`, to show that a plain
 //! Rust program built for wasm32-wasip2 serves real clients unchanged, as a process or a VM.
 //!
-//! Serves `GET /` (a small page) and `GET /status` (JSON), answers 404 otherwise, keeps
+//! Serves `GET /` (a small page), `GET /status` (JSON) and `GET /bytes/N` (N bytes of filler,
+//! written in pieces, for clients that need a long transfer), answers 404 otherwise, keeps
 //! connections alive (HTTP/1.1 default, `Connection: close` honoured) and serves connections one
 //! after the other. Listens on `0.0.0.0:$PORT` (default 8080). `-- --requests N` stops after N
 //! requests, so tests and benchmarks can see it exit.
@@ -53,6 +54,18 @@ fn serve_connection(stream: TcpStream, served_before: u64, limit: Option<u64>) -
             Some(request) => request,
             None => return served,
         };
+        let filler = request.path.strip_prefix("/bytes/").and_then(|n| n.parse::<u64>().ok());
+        if let (Some(length), "GET") = (filler, request.method.as_str()) {
+            if send_filler(writer, length, request.keep_alive).is_err() {
+                return served;
+            }
+            served += 1;
+            println!("http-std: {} {} -> 200", request.method, request.path);
+            if !request.keep_alive || limit.is_some_and(|limit| served_before + served >= limit) {
+                return served;
+            }
+            continue;
+        }
         let (status, content_type, body) = match (request.method.as_str(), request.path.as_str()) {
             ("GET" | "HEAD", "/") => ("200 OK", "text/html; charset=utf-8", PAGE.to_string()),
             ("GET" | "HEAD", "/status") => (
@@ -81,6 +94,23 @@ fn serve_connection(stream: TcpStream, served_before: u64, limit: Option<u64>) -
             return served;
         }
     }
+}
+
+/// Answers `/bytes/N`: N bytes of `.`, 64 KiB at a time.
+fn send_filler(mut writer: &TcpStream, length: u64, keep_alive: bool) -> std::io::Result<()> {
+    let connection = if keep_alive { "keep-alive" } else { "close" };
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {length}\r\nConnection: {connection}\r\n\r\n"
+    );
+    writer.write_all(head.as_bytes())?;
+    let piece = [b'.'; 65536];
+    let mut left = length;
+    while left > 0 {
+        let n = left.min(piece.len() as u64) as usize;
+        writer.write_all(&piece[..n])?;
+        left -= n as u64;
+    }
+    writer.flush()
 }
 
 /// Reads one request head; `None` when the connection closed or sent nonsense.

@@ -30,7 +30,7 @@ pub fn init(params: &BootParams, seed: u64, verbose: bool) -> Option<Arc<Network
         kprintln!("morgana kernel: warning: the application uses sockets but the VM has no virtio-net device");
         return None;
     };
-    if let Some((_, irq)) = announced.iter().find(|(base, _)| *base == device.base) {
+    if let Some((_, irq)) = announced.iter().find(|(base, _)| Some(*base) == device.mmio_base) {
         device.gsi = *irq;
     }
     ioapic::route(device.gsi, idt::NET_VECTOR);

@@ -5,7 +5,7 @@ use core::arch::asm;
 /// Writes a byte to an I/O port.
 pub fn outb(port: u16, value: u8) {
     // SAFETY: port I/O has no memory effects; the ports written are the legacy devices this
-    // kernel drives (serial, PIT, PIC, CMOS, debug-exit), which QEMU ignores when absent.
+    // kernel drives (serial, PIT, PIC, CMOS, debug-exit, PCI configuration), which QEMU ignores when absent.
     unsafe { asm!("out dx, al", in("dx") port, in("al") value, options(nomem, nostack, preserves_flags)) };
 }
 
@@ -21,6 +21,14 @@ pub fn inb(port: u16) -> u8 {
 pub fn outl(port: u16, value: u32) {
     // SAFETY: as for `outb`.
     unsafe { asm!("out dx, eax", in("dx") port, in("eax") value, options(nomem, nostack, preserves_flags)) };
+}
+
+/// Reads a 32-bit value from an I/O port.
+pub fn inl(port: u16) -> u32 {
+    let value: u32;
+    // SAFETY: as for `outb`; the 32-bit ports read are PCI configuration data (0xCFC).
+    unsafe { asm!("in eax, dx", out("eax") value, in("dx") port, options(nomem, nostack, preserves_flags)) };
+    value
 }
 
 /// The time-stamp counter.

@@ -1,5 +1,6 @@
-//! virtio-net over virtio-mmio (QEMU microvm; the transport Firecracker uses too), with the
-//! `virtio-drivers` crate, presented to the network stack as a `smoltcp::phy::Device`.
+//! virtio-net with the `virtio-drivers` crate, over virtio-mmio (QEMU microvm; the transport
+//! Firecracker uses too) or virtio-pci (q35), presented to the network stack as a
+//! `smoltcp::phy::Device`.
 //!
 //! Received frames are announced by an interrupt (see `arch::ioapic`); the stack drains the
 //! receive queue when it polls. Transmission completes synchronously.
@@ -12,8 +13,12 @@ use morgana_net::smoltcp::phy::{self, DeviceCapabilities, Medium};
 use morgana_net::smoltcp::time::Instant;
 use virtio_drivers::device::net::{RxBuffer, VirtIONet};
 use virtio_drivers::transport::mmio::{MmioTransport, VirtIOHeader};
-use virtio_drivers::transport::{DeviceType, Transport};
+use virtio_drivers::transport::pci::bus::{Command, PciRoot};
+use virtio_drivers::transport::pci::{PciTransport, virtio_device_type};
+use virtio_drivers::transport::{DeviceType, SomeTransport, Transport};
 use virtio_drivers::{BufferDirection, Hal, PhysAddr};
+
+use crate::drivers::pci::{self, PortCam};
 
 const PAGE: usize = 4096;
 const QUEUE_SIZE: usize = 16;
@@ -56,20 +61,25 @@ unsafe impl Hal for IdentityHal {
     unsafe fn unshare(_paddr: PhysAddr, _buffer: NonNull<[u8]>, _direction: BufferDirection) {}
 }
 
-type Nic = VirtIONet<IdentityHal, MmioTransport<'static>, QUEUE_SIZE>;
+type Nic = VirtIONet<IdentityHal, SomeTransport<'static>, QUEUE_SIZE>;
 
 /// A virtio-net device found at boot.
 pub struct NetDevice {
     nic: RefCell<Nic>,
     /// The interrupt line (GSI) the device raises.
     pub gsi: u32,
-    /// The base address of its MMIO window.
-    pub base: u64,
+    /// The base address of its virtio-mmio window (none on PCI).
+    pub mmio_base: Option<u64>,
 }
 
 impl NetDevice {
-    /// Looks for a virtio-net device in the microvm's virtio-mmio slots.
-    pub fn probe(irq_base: u32) -> Option<Self> {
+    /// Looks for a virtio-net device: on the PCI bus when the machine has one (q35), else in the
+    /// microvm's virtio-mmio slots, whose interrupts are numbered from `mmio_irq_base`.
+    pub fn probe(mmio_irq_base: u32) -> Option<Self> {
+        Self::probe_pci().or_else(|| Self::probe_mmio(mmio_irq_base))
+    }
+
+    fn probe_mmio(irq_base: u32) -> Option<Self> {
         (0..MMIO_SLOTS).rev().find_map(|slot| {
             let header = NonNull::new((MMIO_BASE + slot * MMIO_SIZE as u64) as *mut VirtIOHeader)?;
             // SAFETY: each slot is a 512-byte virtio-mmio register window that QEMU maps (an
@@ -78,13 +88,37 @@ impl NetDevice {
             if transport.device_type() != DeviceType::Network {
                 return None;
             }
-            let nic = VirtIONet::new(transport, BUFFER_LEN).ok()?;
+            let nic = VirtIONet::new(SomeTransport::from(transport), BUFFER_LEN).ok()?;
             Some(NetDevice {
                 nic: RefCell::new(nic),
                 gsi: irq_base + slot as u32,
-                base: MMIO_BASE + slot * MMIO_SIZE as u64,
+                mmio_base: Some(MMIO_BASE + slot * MMIO_SIZE as u64),
             })
         })
+    }
+
+    /// The first virtio-net function on PCI bus 0, its BARs placed by the firmware.
+    fn probe_pci() -> Option<Self> {
+        let mut root = PciRoot::new(PortCam);
+        let (function, _) =
+            root.enumerate_bus(0).find(|(_, info)| virtio_device_type(info) == Some(DeviceType::Network))?;
+        let Some(gsi) = pci::legacy_interrupt_gsi(&PortCam, function) else {
+            crate::kprintln!(
+                "morgana kernel: warning: virtio-net at PCI {function} has no interrupt line we can route"
+            );
+            return None;
+        };
+        let (_, command) = root.get_status_command(function);
+        root.set_command(function, command | Command::MEMORY_SPACE | Command::BUS_MASTER);
+        let transport = match PciTransport::new::<IdentityHal, _>(&mut root, function) {
+            Ok(transport) => transport,
+            Err(e) => {
+                crate::kprintln!("morgana kernel: warning: virtio-net at PCI {function} is unusable: {e}");
+                return None;
+            }
+        };
+        let nic = VirtIONet::new(SomeTransport::from(transport), BUFFER_LEN).ok()?;
+        Some(NetDevice { nic: RefCell::new(nic), gsi, mmio_base: None })
     }
 
     pub fn mac_address(&self) -> [u8; 6] {
