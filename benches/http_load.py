@@ -37,344 +37,26 @@ Installs missing Debian packages with apt-get (needs root). All traffic is on lo
 """
 
 import os
-import sys
-
-import linux_peer
-
-import glob
 import re
 import shutil
-import signal
-import socket
 import subprocess
-import threading
+import sys
 import time
-import urllib.error
-import urllib.request
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+import linux_peer
+from bench_http import (MEASURE, PEER_DIR, PEER_TUNED_ARGS, PROBE_TIMEOUT, ROOT, WARMUP, check_exact, free_port,
+                        measure, prepare_peer, progress, start_morgana, start_nginx, start_peer, versions)
+
 OUT = os.path.join(ROOT, "target", "http-bench")
-PEER_SRC = os.path.normpath(
-    os.environ.get("LINUX_PEER_SRC", os.path.join(ROOT, "..", "shared", "peers", "linux-microvm"))
-)
-PEER_DIR = os.path.join(ROOT, "target", "linux-microvm-peer")
-PEER_TUNED_ARGS = "initcall_blacklist=cmos_init cryptomgr.notests"
 MEMORY = "128M"
-WARMUP = ["wrk", "-t2", "-c10", "-d5s"]
-MEASURE = ["wrk", "-t2", "-c10", "-d10s", "--latency"]
 MARKER = b"Hello from a unikernel"
-PROBE_TIMEOUT = 4  # seconds a fresh connection opened 3 s into the measured run waits for GET /
 # A copy of target/release/morgana taken at the start, so that a rebuild during the run cannot
 # change it under us.
 MORGANA = os.path.join(OUT, "morgana")
 
 
-def progress(message):
-    print(f"http_load.py: {message}", file=sys.stderr, flush=True)
-
-
 def ensure_packages():
     linux_peer.ensure_packages(progress)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback only, never a proxy
-
-
-def get(url, timeout=5):
-    """(status, body) of one GET, or (None, error text)."""
-    try:
-        with DIRECT.open(url, timeout=timeout) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
-    except OSError as e:
-        return None, str(e)
-
-
-def wait_answers(url, alive, timeout=120):
-    """Retries GET url until it answers (any HTTP status); returns seconds waited or None."""
-    began = time.monotonic()
-    while time.monotonic() - began < timeout:
-        if not alive():
-            return None
-        status, _ = get(url, timeout=2)
-        if status is not None:
-            return time.monotonic() - began
-        time.sleep(0.1)
-    return None
-
-
-def alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-
-
-def wait_gone(pid, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not alive(pid):
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def children(pid):
-    found = []
-    for task in glob.glob(f"/proc/{pid}/task/*/children"):
-        try:
-            found += [int(c) for c in open(task).read().split()]
-        except OSError:
-            pass
-    return found
-
-
-def tree(pid):
-    pids = [pid]
-    for child in children(pid):
-        pids += tree(child)
-    return pids
-
-
-def cpu_seconds(pids):
-    hz = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for pid in pids:
-        try:
-            fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / hz  # utime, stime
-        except (OSError, IndexError):
-            pass
-    return total
-
-
-def machine_busy():
-    """(user + system, irq + softirq, steal) CPU-seconds of the whole machine since boot. Interrupt
-    time is apart: loopback traffic is handled in softirqs, which per-process times may not include."""
-    fields = [int(x) for x in open("/proc/stat").readline().split()[1:]]
-    user, nice, system, idle, iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
-    hz = os.sysconf("SC_CLK_TCK")
-    return (user + nice + system) / hz, (irq + softirq) / hz, steal / hz
-
-
-def terminate(pid):
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
-    return wait_gone(pid)
-
-
-# ---------------------------------------------------------------------------------------------
-# wrk
-
-UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
-SIZES = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3}
-
-
-def parse_wrk(text):
-    r = {"text": text}
-    m = re.search(r"Requests/sec:\s+([\d.]+)", text)
-    r["rps"] = float(m.group(1)) if m else None
-    m = re.search(r"^\s+Latency\s+([\d.]+)(us|ms|s|m)\b", text, re.M)
-    r["mean_ms"] = float(m.group(1)) * UNITS[m.group(2)] if m else None
-    for p in ("50", "99"):
-        m = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s|m)\b", text, re.M)
-        r[f"p{p}_ms"] = float(m.group(1)) * UNITS[m.group(2)] if m else None
-    m = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m), ([\d.]+)(B|KB|MB|GB) read", text)
-    r["requests"] = int(m.group(1)) if m else None
-    r["bytes"] = float(m.group(4)) * SIZES[m.group(5)] if m else None
-    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
-    r["socket"] = dict(zip(("connect", "read", "write", "timeout"), map(int, m.groups()))) if m else {}
-    m = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-    r["non2xx"] = int(m.group(1)) if m else 0
-    return r
-
-
-def run_wrk(cmd, url, server_pids):
-    """Runs wrk; returns its parsed output plus the CPU the server, wrk and everything else used."""
-    busy0, irq0, steal0 = machine_busy()
-    server0 = cpu_seconds(server_pids())
-    t0 = os.times()
-    began = time.monotonic()
-    done = subprocess.run(cmd + [url], capture_output=True, text=True, timeout=120)
-    wall = time.monotonic() - began
-    t1 = os.times()
-    busy1, irq1, steal1 = machine_busy()
-    r = parse_wrk(done.stdout + done.stderr)
-    r["status"] = done.returncode
-    r["wall"] = wall
-    r["server_cpu"] = cpu_seconds(server_pids()) - server0
-    r["wrk_cpu"] = (t1.children_user + t1.children_system) - (t0.children_user + t0.children_system)
-    r["other_cpu"] = (busy1 - busy0) - r["server_cpu"] - r["wrk_cpu"] - ((t1.user + t1.system) - (t0.user + t0.system))
-    r["steal"] = steal1 - steal0
-    r["irq"] = irq1 - irq0
-    return r
-
-
-# ---------------------------------------------------------------------------------------------
-# The four servers. Each start returns a dict: url, pids() (the server's processes, for CPU),
-# stop() -> list of notes, and a short description.
-
-
-def start_morgana(target, artifact, port, log):
-    cmd = [MORGANA, "run", artifact]
-    if target == "qemu":
-        cmd += ["--target", "qemu", "--accel", "tcg", "--memory", MEMORY, "--env", "PORT=8080",
-                "-p", f"127.0.0.1:{port}:8080"]
-    else:
-        cmd += ["--env", f"PORT={port}"]
-    out = open(log + ".stdout", "wb")
-    err = open(log + ".stderr", "wb")
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
-
-    def stop():
-        notes = []
-        qemu = [p for p in tree(proc.pid) if p != proc.pid]
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            notes.append("morgana did not exit within 10 s of SIGTERM; killed")
-            proc.kill()
-            proc.wait()
-        time.sleep(1)
-        survivors = [p for p in qemu if alive(p)]
-        if survivors:
-            notes.append(f"after SIGTERM to morgana (status {proc.returncode}), its child process(es) "
-                         f"{survivors} (QEMU) were still running 1 s later; stopped them with SIGTERM")
-            for p in survivors:
-                terminate(p)
-        out.close()
-        err.close()
-        return notes
-
-    return {"url": f"http://127.0.0.1:{port}/", "pids": lambda: tree(proc.pid), "stop": stop,
-            "alive": lambda: proc.poll() is None, "log": log, "cmd": " ".join(cmd)}
-
-
-def start_peer(port):
-    env = dict(os.environ, LINUX_PEER_DIR=PEER_DIR, KERNEL="vmlinux", EXTRA=PEER_TUNED_ARGS, PORT=str(port),
-               TIMEOUT="60")
-    done = subprocess.run([os.path.join(PEER_SRC, "run-peer.sh"), "nginx", MEMORY], cwd=ROOT, env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, timeout=300)
-    m = re.search(r"READY .*boot_ms=(\d+) qemu_pid=(\d+)", done.stdout)
-    if not m:
-        return None, done.stdout.strip()
-    pid = int(m.group(2))
-
-    def stop():
-        return [] if terminate(pid) else [f"peer QEMU {pid} still running 10 s after SIGTERM"]
-
-    return {"url": f"http://127.0.0.1:{port}/", "pids": lambda: [pid], "stop": stop, "alive": lambda: alive(pid),
-            "boot_ms": int(m.group(1))}, None
-
-
-def start_nginx(port, page):
-    d = os.path.join(OUT, "nginx")
-    os.makedirs(os.path.join(d, "www"), exist_ok=True)
-    os.makedirs(os.path.join(d, "tmp"), exist_ok=True)
-    open(os.path.join(d, "www", "index.html"), "wb").write(page)
-    os.chmod(d, 0o755)
-    conf = os.path.join(d, "nginx.conf")
-    pidfile = os.path.join(d, "nginx.pid")
-    if os.path.exists(pidfile):
-        os.remove(pidfile)
-    tmp = os.path.join(d, "tmp")
-    open(conf, "w").write(f"""worker_processes 1;
-daemon on;
-pid {pidfile};
-error_log {d}/error.log crit;
-events {{ worker_connections 1024; }}
-http {{
-  access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000;
-  types {{ text/html html; }} default_type text/html;
-  client_body_temp_path {tmp}; proxy_temp_path {tmp}; fastcgi_temp_path {tmp}; uwsgi_temp_path {tmp};
-  scgi_temp_path {tmp};
-  server {{ listen 127.0.0.1:{port} default_server; root {d}/www; }}
-}}
-""")
-    subprocess.run(["nginx", "-c", conf, "-p", d + "/", "-e", os.path.join(d, "error.log")], check=True,
-                   stdin=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while not os.path.exists(pidfile) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    master = int(open(pidfile).read())
-
-    def stop():
-        return [] if terminate(master) else [f"nginx {master} still running 10 s after SIGTERM"]
-
-    return {"url": f"http://127.0.0.1:{port}/", "pids": lambda: tree(master), "stop": stop,
-            "alive": lambda: alive(master)}
-
-
-# ---------------------------------------------------------------------------------------------
-
-
-def pin(pids, cpus):
-    """Sets the CPU affinity of every thread of the given processes."""
-    for pid in pids:
-        for task in glob.glob(f"/proc/{pid}/task/*"):
-            try:
-                os.sched_setaffinity(int(os.path.basename(task)), cpus)
-            except OSError:
-                pass
-
-
-def measure(name, server, check, pinned=False):
-    """Waits for the server, checks its page, warms it up, measures it, stops it."""
-    result = {"name": name, "notes": []}
-    waited = wait_answers(server["url"], server["alive"])
-    if waited is None:
-        why = "never answered GET /"
-        if "log" in server:
-            tail = open(server["log"] + ".stderr", errors="replace").read().strip().splitlines()[-1:]
-            why += f"; morgana's last stderr line: `{tail[0] if tail else ''}`"
-        if not server["alive"]():
-            why += " (the server had exited)"
-        result["notes"].append(why)
-        result["notes"] += server["stop"]()
-        return result
-    result["waited"] = waited
-    status, body = get(server["url"])
-    result["page"] = body if isinstance(body, bytes) else b""
-    problem = check(status, body)
-    if problem:
-        result["notes"].append(f"page check failed: {problem}")
-    progress(f"{name}: answers after {waited:.1f} s; warming up (5 s)...")
-    result["warmup"] = run_wrk(WARMUP, server["url"], server["pids"])
-    progress(f"{name}: measuring (10 s)...")
-    probe = {}
-
-    def fresh_connection():
-        time.sleep(3)
-        t = time.monotonic()
-        status, body = get(server["url"], timeout=PROBE_TIMEOUT)
-        probe["status"], probe["seconds"] = status, time.monotonic() - t
-
-    prober = threading.Thread(target=fresh_connection)
-    prober.start()
-    result["run"] = run_wrk(MEASURE, server["url"], server["pids"])
-    prober.join()
-    result["probe"] = probe
-    if pinned:
-        progress(f"{name}: measuring again with the server and wrk on CPU 0 (10 s)...")
-        pin(server["pids"](), {0})
-        result["pinned"] = run_wrk(["taskset", "-c", "0"] + MEASURE, server["url"], server["pids"])
-        pin(server["pids"](), set(range(os.cpu_count())))
-    result["alive_after"] = server["alive"]()
-    status, body = get(server["url"], timeout=5)
-    result["after"] = (status, len(body) if isinstance(body, bytes) else body)
-    result["notes"] += server["stop"]()
-    return result
 
 
 def check_http_std(expected=None):
@@ -385,16 +67,6 @@ def check_http_std(expected=None):
             return f"body lacks {MARKER!r}: {body!r:.80}"
         if expected is not None and body != expected:
             return f"body differs from the unix target's ({len(body)} vs {len(expected)} bytes)"
-        return None
-    return check
-
-
-def check_exact(expected):
-    def check(status, body):
-        if status != 200:
-            return f"status {status}"
-        if body != expected:
-            return f"body is {len(body)} bytes, expected exactly {len(expected)}"
         return None
     return check
 
@@ -422,21 +94,13 @@ def main():
         done = subprocess.run(cmd, cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True, text=True)
         if done.returncode != 0:
             sys.exit(f"{' '.join(cmd)} failed:\n{done.stderr}")
-    os.makedirs(PEER_DIR, exist_ok=True)
-    if not os.path.exists(os.path.join(PEER_DIR, "vmlinux")):
-        progress("extracting the peer's vmlinux...")
-        subprocess.run([os.path.join(PEER_SRC, "extract-vmlinux.sh")], cwd=ROOT, check=True,
-                       env=dict(os.environ, LINUX_PEER_DIR=PEER_DIR), stdout=subprocess.DEVNULL)
-    if not os.path.exists(os.path.join(PEER_DIR, "initrd-nginx.cpio.gz")):
-        progress("building the peer's nginx initramfs...")
-        subprocess.run([os.path.join(PEER_SRC, "build-initrd.sh"), "nginx"], cwd=ROOT, check=True,
-                       env=dict(os.environ, LINUX_PEER_DIR=PEER_DIR), stdout=subprocess.DEVNULL)
+    prepare_peer()
     load_before = open("/proc/loadavg").read().split()[:3]
 
     results = {}
     # (b) first: its page is the reference for (a) and (d).
     progress("(b) unix target...")
-    srv = start_morgana("unix", component, free_port(), os.path.join(OUT, "unix"))
+    srv = start_morgana(MORGANA, "unix", component, free_port(), os.path.join(OUT, "unix"))
     results["b"] = measure("(b) Morgana unix", srv, check_http_std(), pinned=True)
     results["b"]["served"] = served_lines(srv["log"])
     results["b"]["cmd"] = srv["cmd"]
@@ -447,14 +111,15 @@ def main():
         page = re.search(r'const PAGE: &str = "(.*)";', source).group(1).encode().decode("unicode_escape").encode()
 
     progress("(a) qemu target...")
-    srv = start_morgana("qemu", image, free_port(), os.path.join(OUT, "qemu"))
+    srv = start_morgana(MORGANA, "qemu", image, free_port(), os.path.join(OUT, "qemu"),
+                        ["--memory", MEMORY, "--env", "PORT=8080"])
     results["a"] = measure("(a) Morgana qemu", srv, check_http_std(page))
     results["a"]["served"] = served_lines(srv["log"])
     results["a"]["cmd"] = srv["cmd"]
 
     progress("(c) Linux microVM peer (boots in a few seconds)...")
     peer_page = open(os.path.join(PEER_DIR, "index.html"), "rb").read()
-    srv, why = start_peer(free_port())
+    srv, why = start_peer(free_port(), MEMORY)
     if srv:
         results["c"] = measure("(c) Linux VM nginx", srv, check_exact(peer_page))
         results["c"]["boot_ms"] = srv["boot_ms"]
@@ -462,20 +127,19 @@ def main():
         results["c"] = {"name": "(c) Linux VM nginx", "notes": [f"run-peer.sh failed: {why}"]}
 
     progress("(d) native nginx...")
-    srv = start_nginx(free_port(), page)
+    www = os.path.join(OUT, "nginx", "www")
+    os.makedirs(www, exist_ok=True)
+    open(os.path.join(www, "index.html"), "wb").write(page)
+    srv = start_nginx(os.path.join(OUT, "nginx"), free_port(), www)
     results["d"] = measure("(d) native nginx", srv, check_exact(page), pinned=True)
 
     load_after = open("/proc/loadavg").read().split()[:3]
     elapsed = time.monotonic() - began
 
     # -----------------------------------------------------------------------------------------
-    qemu_version = subprocess.run(["qemu-system-x86_64", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
-    nginx_version = subprocess.run(["nginx", "-v"], capture_output=True, text=True).stderr.strip()
-    wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.splitlines()[0].split(" [")[0]
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    guest_kernel = os.path.basename(sorted(glob.glob("/boot/vmlinuz-*"))[-1]).replace("vmlinuz-", "")
+    v = versions()
+    qemu_version, nginx_version, wrk_version, cpu = v["qemu"], v["nginx"], v["wrk"], v["cpu"]
+    commit, dirty, guest_kernel = v["commit"], v["dirty"], v["guest_kernel"]
 
     print("HTTP benchmark: examples/http-std on Morgana's two targets vs a Linux microVM and native nginx")
     print(f"  host      {cpu}, {os.cpu_count()} CPUs, Linux {os.uname().release}, load average "

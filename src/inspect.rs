@@ -45,12 +45,13 @@ fn describe(out: &mut String, input: &Input, host: HostInterfaces) -> Result<()>
             writeln!(out, "components")?;
             for part in &parts {
                 let state = if composition.unused.contains(&part.name) { "  (unused, left out)" } else { "" };
-                println!(
+                writeln!(
+                    out,
                     "  {:<16} {:>10}  {}{state}",
                     part.name,
                     human_size(part.info.size),
                     morgana_compose::describe_source(&manifest.dir, &part.source)
-                );
+                )?;
             }
             if composition.from_wac {
                 writeln!(
@@ -129,6 +130,12 @@ fn print_image(out: &mut String, path: &std::path::Path) -> Result<()> {
     writeln!(out, "wasmtime   {}", payload.wasmtime_version)?;
     writeln!(out, "target     {}", payload.target)?;
     writeln!(out, "app        {}", config.app_name)?;
+    if !config.parts.is_empty() {
+        writeln!(out, "components ({}, sizes before composition)", config.parts.len())?;
+        for (name, size) in &config.parts {
+            writeln!(out, "  {name:<16} {:>10}", human_size(*size))?;
+        }
+    }
     writeln!(out, "host interfaces ({})", config.host_interfaces.len())?;
     for interface in &config.host_interfaces {
         writeln!(out, "  {interface}")?;

@@ -108,6 +108,7 @@ pub fn build_image(input: &Input, small: bool, output: Option<PathBuf>) -> Resul
         },
         host_interfaces: linked_interfaces(&features),
         component_size: bytes.len() as u64,
+        parts: app.parts.iter().map(|part| (part.name.clone(), part.size)).collect(),
     };
 
     // The same kernel, component and configuration make the same image: reuse it.

@@ -129,10 +129,12 @@ pub fn library_wat(import: &str, export: &str) -> String {
 }
 
 /// A `morgana run` that serves: started, and waited for until it prints a line with
-/// "listening". Its process group is killed when dropped, QEMU included.
+/// "listening". Its standard error is collected as it comes (a chatty server never blocks on a
+/// full pipe). Its process group is killed when dropped, QEMU included.
 pub struct Server {
     pub child: std::process::Child,
     pub stdout: std::io::BufReader<std::process::ChildStdout>,
+    stderr: Option<std::thread::JoinHandle<String>>,
 }
 
 impl Server {
@@ -154,33 +156,69 @@ impl Server {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut stderr_pipe = child.stderr.take().unwrap();
+        let stderr = std::thread::spawn(move || {
+            let mut text = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut stderr_pipe, &mut text);
+            String::from_utf8_lossy(&text).into_owned()
+        });
+        let mut server =
+            Server { stdout: std::io::BufReader::new(child.stdout.take().unwrap()), child, stderr: Some(stderr) };
         let mut line = String::new();
         while !line.contains("listening") {
             line.clear();
-            if std::io::BufRead::read_line(&mut stdout, &mut line).unwrap() == 0 {
-                let mut stderr = String::new();
-                std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
-                panic!("the server stopped before listening:\n{stderr}");
+            if std::io::BufRead::read_line(&mut server.stdout, &mut line).unwrap() == 0 {
+                let _ = server.child.wait();
+                panic!("the server stopped before listening:\n{}", server.stderr.take().unwrap().join().unwrap());
             }
         }
-        Server { child, stdout }
+        server
     }
 
-    /// Waits for it to exit: its status, the rest of its stdout, and its stderr.
+    /// Waits for it to exit (at most 3 minutes, then it fails the test with what it printed):
+    /// its status, the rest of its stdout, and its stderr.
     pub fn finish(mut self) -> Run {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if std::time::Instant::now() > deadline {
+                let run = self.stop();
+                panic!("the server did not exit within 3 minutes\nstdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        self.collect(status)
+    }
+}
+
+impl Server {
+    /// Stops it (its whole process group, QEMU included) and returns what it printed; the
+    /// status is then -1.
+    pub fn stop(mut self) -> Run {
+        self.kill();
         let status = self.child.wait().unwrap();
-        let (mut stdout, mut stderr) = (String::new(), String::new());
+        self.collect(status)
+    }
+
+    /// What it printed, once it exited with `status`.
+    fn collect(mut self, status: std::process::ExitStatus) -> Run {
+        let mut stdout = String::new();
         std::io::Read::read_to_string(&mut self.stdout, &mut stdout).unwrap();
-        std::io::Read::read_to_string(self.child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+        let stderr = self.stderr.take().unwrap().join().unwrap();
         Run { status: status.code().unwrap_or(-1), stdout, stderr }
+    }
+
+    fn kill(&self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-s", "KILL", "--", &group]).stderr(Stdio::null()).status();
     }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let group = format!("-{}", self.child.id());
-        let _ = Command::new("kill").args(["-s", "KILL", "--", &group]).stderr(Stdio::null()).status();
+        self.kill();
     }
 }
 

@@ -36,7 +36,7 @@ use core::fmt;
 /// The payload's first bytes.
 pub const MAGIC: [u8; 8] = *b"MORGANA\0";
 /// The payload layout this crate reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// Where the payload is placed: the first multiple of this after the kernel's end.
 pub const PAYLOAD_ALIGN: u64 = 2 << 20;
 /// The wasmtime version precompiled code is made for; the kernel runs exactly this one.
@@ -94,6 +94,8 @@ pub struct BootConfig {
     pub host_interfaces: Vec<String>,
     /// The size of the composed component before precompilation, for `inspect`.
     pub component_size: u64,
+    /// The components composed into it, with their sizes before composition, for `inspect`.
+    pub parts: Vec<(String, u64)>,
 }
 
 /// A decoded payload, borrowing the precompiled component from the image.
@@ -237,6 +239,11 @@ impl BootConfig {
             put_bytes(&mut out, interface.as_bytes());
         }
         out.extend_from_slice(&self.component_size.to_le_bytes());
+        out.extend_from_slice(&(self.parts.len() as u32).to_le_bytes());
+        for (name, size) in &self.parts {
+            put_bytes(&mut out, name.as_bytes());
+            out.extend_from_slice(&size.to_le_bytes());
+        }
         out
     }
 
@@ -250,7 +257,18 @@ impl BootConfig {
         let boot_params = r.string()?;
         let host_interfaces = (0..r.u32()?).map(|_| r.string()).collect::<Option<Vec<_>>>()?;
         let component_size = r.u64()?;
-        Some(BootConfig { app_name, env, timeout_ms, memory_mib, ports, boot_params, host_interfaces, component_size })
+        let parts = (0..r.u32()?).map(|_| Some((r.string()?, r.u64()?))).collect::<Option<Vec<_>>>()?;
+        Some(BootConfig {
+            app_name,
+            env,
+            timeout_ms,
+            memory_mib,
+            ports,
+            boot_params,
+            host_interfaces,
+            component_size,
+            parts,
+        })
     }
 }
 
@@ -323,6 +341,7 @@ mod tests {
                 boot_params: "ip=10.0.0.2%2F24".into(),
                 host_interfaces: vec!["wasi:cli/stdout".into()],
                 component_size: 1234,
+                parts: vec![("app".into(), 1000), ("store".into(), 234)],
             },
             component,
         }
@@ -350,8 +369,8 @@ mod tests {
         assert_eq!(Payload::decode(&bytes[..bytes.len() - 1]), Err(ImageError::Truncated));
         assert_eq!(Payload::decode(&[0u8; 64]), Err(ImageError::NoPayload));
         let mut future = bytes.clone();
-        future[8] = 2;
-        assert_eq!(Payload::decode(&future), Err(ImageError::UnsupportedVersion(2)));
+        future[8..12].copy_from_slice(&(FORMAT_VERSION + 1).to_le_bytes());
+        assert_eq!(Payload::decode(&future), Err(ImageError::UnsupportedVersion(FORMAT_VERSION + 1)));
     }
 
     #[test]

@@ -1,0 +1,375 @@
+//! The syslog component: exports `wasi:logging/logging@0.1.0-draft` and sends every message
+//! to a syslog server as RFC 5424 (formatting and framing are `morgana-syslog`'s), over UDP or
+//! TCP through `wasi:sockets`, or writes it to stderr when there is none.
+//!
+//! Configuration comes from the environment on the first `log` call:
+//!
+//! - `SYSLOG`: `udp://HOST[:PORT]` or `tcp://HOST[:PORT]` (port 514 by default; HOST an
+//!   address or a name, resolved through `wasi:sockets/ip-name-lookup`). Unset or empty: lines
+//!   `LEVEL context: message` on stderr. Invalid: one line on stderr saying what is accepted,
+//!   then stderr logging.
+//! - `SYSLOG_APP_NAME` (else `MORGANA_APP`, else `morgana`): APP-NAME.
+//! - `SYSLOG_HOSTNAME` (else the app name): HOSTNAME.
+//! - `SYSLOG_FACILITY`: a facility name (`user`, `daemon`, `local0` … `local7`, …) or code;
+//!   `user` by default.
+//!
+//! The `context` argument becomes the MSGID (`http` for the HTTP server's access log), made
+//! printable ASCII and cut to 32 characters; the message is the MSG, without a trailing newline.
+//!
+//! What it promises: `log` never traps. UDP sends one datagram per message (cut to 2048
+//! bytes) from one socket bound once. TCP connects on first use (giving up after 3 s) and
+//! writes octet-counted frames with `blocking-write-and-flush`, so nothing is lost while the
+//! connection is up (and `log` waits while the server does not read). A connection found
+//! closed before a write (a restarted server), or a failed write, is reconnected once at once;
+//! if that fails, messages go to stderr and a new connection is tried at most every
+//! [`RETRY_SECS`] seconds. Transport trouble is reported on stderr once per outage.
+#![deny(unsafe_code)]
+
+mod bindings {
+    #![allow(unsafe_code)]
+    wit_bindgen::generate!({
+        path: ["../../wit/deps/logging.wit", "wit"],
+        world: "morgana:syslog/syslog",
+    });
+    use super::Syslog;
+    export!(Syslog with_types_in crate::bindings);
+}
+
+use std::cell::RefCell;
+use std::net::IpAddr;
+
+use bindings::exports::wasi::logging::logging::{Guest, Level as WitLevel};
+use morgana_syslog::{Config, Host, Level, Target, Timestamp, Transport, stderr_line};
+use wasi::cli::environment;
+use wasi::clocks::{monotonic_clock, wall_clock};
+use wasi::io::poll::poll;
+use wasi::io::streams::{InputStream, OutputStream, StreamError};
+use wasi::sockets::instance_network::instance_network;
+use wasi::sockets::network::{
+    ErrorCode, IpAddress, IpAddressFamily, IpSocketAddress, Ipv4SocketAddress, Ipv6SocketAddress, Network,
+};
+use wasi::sockets::tcp::TcpSocket;
+use wasi::sockets::udp::{IncomingDatagramStream, OutgoingDatagram, OutgoingDatagramStream, UdpSocket};
+use wasi::sockets::{ip_name_lookup, tcp_create_socket, udp_create_socket};
+
+/// After a failed reconnect, TCP messages go to stderr for this long before the next attempt.
+pub const RETRY_SECS: u64 = 5;
+
+/// A TCP connection attempt is given up after this long (a server that drops SYNs would
+/// otherwise hold `log` for the system's connect timeout, minutes).
+const CONNECT_TIMEOUT_NS: u64 = 3_000_000_000;
+
+/// Timestamps before 2001 come from a clock nobody set (a machine without RTC): send the
+/// NILVALUE instead, and the server stamps the message with its arrival time.
+const PLAUSIBLE_SINCE: u64 = 978_307_200;
+
+/// `blocking-write-and-flush` takes at most this many bytes at once.
+const WRITE_CHUNK: usize = 4096;
+
+struct Syslog;
+
+thread_local! {
+    static SINK: RefCell<Option<Sink>> = const { RefCell::new(None) };
+}
+
+impl Guest for Syslog {
+    fn log(level: WitLevel, context: String, message: String) {
+        let level = match level {
+            WitLevel::Trace => Level::Trace,
+            WitLevel::Debug => Level::Debug,
+            WitLevel::Info => Level::Info,
+            WitLevel::Warn => Level::Warn,
+            WitLevel::Error => Level::Error,
+            WitLevel::Critical => Level::Critical,
+        };
+        SINK.with(|sink| {
+            let Ok(mut sink) = sink.try_borrow_mut() else {
+                // Unreachable (a component instance is not reentered), but never trap.
+                return stderr(&stderr_line(level, &context, &message));
+            };
+            sink.get_or_insert_with(Sink::from_env).log(level, &context, &message);
+        });
+    }
+}
+
+/// Writes one line to stderr; errors are ignored (there is nowhere left to report them).
+fn stderr(line: &str) {
+    let out = wasi::cli::stderr::get_stderr();
+    let mut bytes = Vec::with_capacity(line.len() + 1);
+    bytes.extend_from_slice(line.as_bytes());
+    bytes.push(b'\n');
+    for chunk in bytes.chunks(WRITE_CHUNK) {
+        if out.blocking_write_and_flush(chunk).is_err() {
+            return;
+        }
+    }
+}
+
+fn now() -> Timestamp {
+    let t = wall_clock::now();
+    Timestamp::new(t.seconds, t.nanoseconds)
+}
+
+/// Where messages go, set up from the environment on the first `log` call.
+struct Sink {
+    config: Config,
+    out: Out,
+}
+
+enum Out {
+    Stderr,
+    Udp(Udp),
+    Tcp(Tcp),
+}
+
+impl Sink {
+    fn from_env() -> Sink {
+        let env = environment::get_environment();
+        let var = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        let (config, errors) = Config::from_env(var);
+        for e in errors {
+            stderr(&format!("syslog: {e}"));
+        }
+        let out = match &config.target {
+            None => Out::Stderr,
+            Some(target @ Target { transport: Transport::Udp, .. }) => match Udp::open(target) {
+                Ok(udp) => Out::Udp(udp),
+                Err(e) => {
+                    stderr(&format!("syslog: cannot send to {target}: {}; logging to stderr", e.name()));
+                    Out::Stderr
+                }
+            },
+            Some(target @ Target { transport: Transport::Tcp, .. }) => Out::Tcp(Tcp::new(target.clone())),
+        };
+        Sink { config, out }
+    }
+
+    fn log(&mut self, level: Level, context: &str, message: &str) {
+        let now = now();
+        let stamp = (now.secs >= PLAUSIBLE_SINCE).then_some(now);
+        let sent = match &mut self.out {
+            Out::Stderr => false,
+            Out::Udp(udp) => {
+                let frame = self.config.frame(Transport::Udp, stamp, level, context, message);
+                udp.send(frame)
+            }
+            Out::Tcp(tcp) => {
+                let frame = self.config.frame(Transport::Tcp, stamp, level, context, message);
+                tcp.send(&frame, now.secs)
+            }
+        };
+        if !sent {
+            stderr(&stderr_line(level, context, message));
+        }
+    }
+}
+
+fn wasi_ip(ip: IpAddr) -> IpAddress {
+    match ip {
+        IpAddr::V4(a) => {
+            let [a, b, c, d] = a.octets();
+            IpAddress::Ipv4((a, b, c, d))
+        }
+        IpAddr::V6(a) => {
+            let [a, b, c, d, e, f, g, h] = a.segments();
+            IpAddress::Ipv6((a, b, c, d, e, f, g, h))
+        }
+    }
+}
+
+fn socket_addr(address: IpAddress, port: u16) -> IpSocketAddress {
+    match address {
+        IpAddress::Ipv4(address) => IpSocketAddress::Ipv4(Ipv4SocketAddress { port, address }),
+        IpAddress::Ipv6(address) => {
+            IpSocketAddress::Ipv6(Ipv6SocketAddress { port, flow_info: 0, address, scope_id: 0 })
+        }
+    }
+}
+
+fn family(address: &IpAddress) -> IpAddressFamily {
+    match address {
+        IpAddress::Ipv4(_) => IpAddressFamily::Ipv4,
+        IpAddress::Ipv6(_) => IpAddressFamily::Ipv6,
+    }
+}
+
+/// The target's addresses, in the resolver's order.
+fn resolve(net: &Network, target: &Target) -> Result<Vec<IpSocketAddress>, ErrorCode> {
+    let name = match &target.host {
+        Host::Ip(ip) => return Ok(vec![socket_addr(wasi_ip(*ip), target.port)]),
+        Host::Name(name) => name,
+    };
+    let stream = ip_name_lookup::resolve_addresses(net, name)?;
+    let ready = stream.subscribe();
+    let mut addresses = Vec::new();
+    loop {
+        match stream.resolve_next_address() {
+            Ok(Some(address)) => addresses.push(socket_addr(address, target.port)),
+            Ok(None) => break,
+            Err(ErrorCode::WouldBlock) => ready.block(),
+            Err(e) if addresses.is_empty() => return Err(e),
+            Err(_) => break,
+        }
+    }
+    if addresses.is_empty() { Err(ErrorCode::NameUnresolvable) } else { Ok(addresses) }
+}
+
+fn address_family(address: &IpSocketAddress) -> IpAddressFamily {
+    match address {
+        IpSocketAddress::Ipv4(a) => family(&IpAddress::Ipv4(a.address)),
+        IpSocketAddress::Ipv6(a) => family(&IpAddress::Ipv6(a.address)),
+    }
+}
+
+/// One UDP socket, bound once and connected to the server. Field order is drop order: the
+/// streams are the socket's children and go first.
+struct Udp {
+    _incoming: IncomingDatagramStream,
+    outgoing: OutgoingDatagramStream,
+    _socket: UdpSocket,
+}
+
+impl Udp {
+    fn open(target: &Target) -> Result<Udp, ErrorCode> {
+        let net = instance_network();
+        let remote = resolve(&net, target)?.swap_remove(0);
+        let family = address_family(&remote);
+        let socket = udp_create_socket::create_udp_socket(family)?;
+        let any = match family {
+            IpAddressFamily::Ipv4 => IpAddress::Ipv4((0, 0, 0, 0)),
+            IpAddressFamily::Ipv6 => IpAddress::Ipv6((0, 0, 0, 0, 0, 0, 0, 0)),
+        };
+        socket.start_bind(&net, socket_addr(any, 0))?;
+        {
+            let ready = socket.subscribe();
+            loop {
+                match socket.finish_bind() {
+                    Err(ErrorCode::WouldBlock) => ready.block(),
+                    result => break result?,
+                }
+            }
+        }
+        let (incoming, outgoing) = socket.stream(Some(remote))?;
+        Ok(Udp { _incoming: incoming, outgoing, _socket: socket })
+    }
+
+    /// Sends one datagram; false if it could not be sent. A send error may be left over from
+    /// an earlier datagram (an ICMP port unreachable reported on a connected socket), so a
+    /// failed send is tried once more.
+    fn send(&mut self, data: Vec<u8>) -> bool {
+        let datagram = [OutgoingDatagram { data, remote_address: None }];
+        (0..2).any(|_| self.try_send(&datagram).is_ok_and(|n| n == 1))
+    }
+
+    fn try_send(&self, datagram: &[OutgoingDatagram]) -> Result<u64, ErrorCode> {
+        let ready = self.outgoing.subscribe();
+        while self.outgoing.check_send()? == 0 {
+            ready.block();
+        }
+        self.outgoing.send(datagram)
+    }
+}
+
+/// A TCP connection to the server; field order is drop order (streams before their socket).
+struct Conn {
+    input: InputStream,
+    output: OutputStream,
+    _socket: TcpSocket,
+}
+
+impl Conn {
+    fn connect(target: &Target) -> Result<Conn, ErrorCode> {
+        let net = instance_network();
+        let mut last = ErrorCode::NameUnresolvable;
+        for remote in resolve(&net, target)? {
+            match Conn::connect_to(&net, remote) {
+                Ok(conn) => return Ok(conn),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
+
+    fn connect_to(net: &Network, remote: IpSocketAddress) -> Result<Conn, ErrorCode> {
+        let socket = tcp_create_socket::create_tcp_socket(address_family(&remote))?;
+        socket.start_connect(net, remote)?;
+        let (input, output) = {
+            let ready = socket.subscribe();
+            let deadline = monotonic_clock::subscribe_duration(CONNECT_TIMEOUT_NS);
+            loop {
+                match socket.finish_connect() {
+                    Err(ErrorCode::WouldBlock) => {
+                        if poll(&[&ready, &deadline]) == [1] {
+                            return Err(ErrorCode::Timeout);
+                        }
+                    }
+                    result => break result?,
+                }
+            }
+        };
+        Ok(Conn { input, output, _socket: socket })
+    }
+
+    /// Whether the server closed its side (a syslog server sends nothing, so anything read is
+    /// dropped). Checked before each write so that a restarted server costs no message.
+    fn closed(&self) -> bool {
+        matches!(self.input.read(WRITE_CHUNK as u64), Err(StreamError::Closed | StreamError::LastOperationFailed(_)))
+    }
+
+    fn write(&self, frame: &[u8]) -> Result<(), StreamError> {
+        frame.chunks(WRITE_CHUNK).try_for_each(|chunk| self.output.blocking_write_and_flush(chunk))
+    }
+}
+
+/// TCP: connected lazily, reconnected once when the connection breaks, then retried at most
+/// every [`RETRY_SECS`] while messages go to stderr.
+struct Tcp {
+    target: Target,
+    conn: Option<Conn>,
+    /// While down: the unix second of the next connection attempt.
+    retry_at: Option<u64>,
+}
+
+impl Tcp {
+    fn new(target: Target) -> Tcp {
+        Tcp { target, conn: None, retry_at: None }
+    }
+
+    /// Sends one frame; false if it went nowhere (the caller writes the message to stderr).
+    fn send(&mut self, frame: &[u8], now: u64) -> bool {
+        if self.conn.as_ref().is_some_and(Conn::closed) {
+            self.conn = None;
+        }
+        if let Some(conn) = &self.conn {
+            if conn.write(frame).is_ok() {
+                return true;
+            }
+            self.conn = None;
+        } else if self.retry_at.is_some_and(|at| now < at) {
+            return false;
+        }
+        // Not connected (first message, or the connection just broke): one attempt.
+        match Conn::connect(&self.target).map_err(|e| e.name()).and_then(|conn| {
+            conn.write(frame).map_err(|_| "write failed")?;
+            Ok(conn)
+        }) {
+            Ok(conn) => {
+                if self.retry_at.take().is_some() {
+                    stderr(&format!("syslog: connected to {} again", self.target));
+                }
+                self.conn = Some(conn);
+                true
+            }
+            Err(why) => {
+                if self.retry_at.is_none() {
+                    stderr(&format!(
+                        "syslog: cannot send to {}: {why}; logging to stderr, retrying every {RETRY_SECS} s",
+                        self.target
+                    ));
+                }
+                self.retry_at = Some(now + RETRY_SECS);
+                false
+            }
+        }
+    }
+}
