@@ -3,6 +3,7 @@
 //! Cargo's own progress and diagnostics go straight to our standard error; its JSON messages
 //! on standard output tell us which `.wasm` file it produced.
 
+use crate::manifest::CrateFeatures;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -30,8 +31,11 @@ pub enum CargoError {
     SeveralArtifacts { name: String, dir: PathBuf, files: Vec<String> },
 }
 
-/// Builds the crate in `dir` and returns the path of the component it produced.
-pub fn build_crate(name: &str, dir: &Path) -> Result<PathBuf, CargoError> {
+/// Builds the crate in `dir` with `features` and returns the path of the component it produced.
+/// A build with other than the default features goes to a target directory of its own
+/// (`target/morgana-features/…` beside the crate), so that it never overwrites, or is
+/// overwritten by, the default build's artifact of the same name.
+pub fn build_crate(name: &str, dir: &Path, features: &CrateFeatures) -> Result<PathBuf, CargoError> {
     if !dir.exists() {
         return Err(CargoError::MissingCrate { name: name.into(), dir: dir.into() });
     }
@@ -43,10 +47,26 @@ pub fn build_crate(name: &str, dir: &Path) -> Result<PathBuf, CargoError> {
         return Err(CargoError::TargetMissing);
     }
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut child = Command::new(cargo)
+    let mut command = Command::new(cargo);
+    command
         .args(["build", "--release", "--target", WASM_TARGET, "--message-format=json-render-diagnostics"])
         .arg("--manifest-path")
-        .arg(&manifest)
+        .arg(&manifest);
+    if !features.is_default() {
+        let mut label = if features.default_features { "default".to_string() } else { "no-default".to_string() };
+        for feature in &features.features {
+            label.push('+');
+            label.push_str(feature);
+        }
+        command.arg("--target-dir").arg(dir.join("target/morgana-features").join(label));
+        if !features.default_features {
+            command.arg("--no-default-features");
+        }
+        if !features.features.is_empty() {
+            command.arg("--features").arg(features.features.join(","));
+        }
+    }
+    let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .stdin(Stdio::null())

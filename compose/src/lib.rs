@@ -97,9 +97,19 @@ pub fn load_parts(
     for spec in &manifest.components {
         let shown = display_path(&manifest.dir, spec.source.path());
         let (bytes, file) = match &spec.source {
-            Source::Crate(dir) => {
-                progress("Building", format!("`{}` from cargo crate {shown} ({})", spec.name, cargo::WASM_TARGET));
-                let file = cargo::build_crate(&spec.name, dir)?;
+            Source::Crate(dir, features) => {
+                let mut with = String::new();
+                if !features.default_features {
+                    with.push_str(", no default features");
+                }
+                if !features.features.is_empty() {
+                    with.push_str(&format!(", features {}", features.features.join(", ")));
+                }
+                progress(
+                    "Building",
+                    format!("`{}` from cargo crate {shown} ({}{with})", spec.name, cargo::WASM_TARGET),
+                );
+                let file = cargo::build_crate(&spec.name, dir, features)?;
                 (read_component_file(&spec.name, &file)?.0, Some(file))
             }
             Source::Prebuilt(file) => (read_component_file(&spec.name, file)?.0, Some(file.clone())),
@@ -222,7 +232,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ComposeError> {
 pub fn describe_source(base: &Path, source: &Source) -> String {
     let shown = display_path(base, source.path());
     match source {
-        Source::Crate(_) => format!("cargo crate {shown}"),
+        Source::Crate(..) => format!("cargo crate {shown}"),
         Source::Prebuilt(_) => format!("component file {shown}"),
         Source::KvDir(_) => format!("kv store of {shown}"),
     }

@@ -11,6 +11,8 @@
 //!
 //! [components.app]
 //! path = "app"                     # a cargo crate, built for wasm32-wasip2 in release
+//! # features = ["x"]               # with these cargo features
+//! # default-features = false       # and without its default ones
 //! # wasm = "lib.wasm"              # or a prebuilt component
 //! [components.app.wire]            # explicit wiring, where automatic wiring is ambiguous
 //! "morgana:kv/store" = "site"      # import → component name, or "host"
@@ -76,9 +78,13 @@ pub struct NetSettings {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[serde(rename_all = "kebab-case")]
 pub struct RawComponent {
     pub path: Option<PathBuf>,
     pub wasm: Option<PathBuf>,
+    #[serde(default)]
+    pub features: Vec<String>,
+    pub default_features: Option<bool>,
     #[serde(default)]
     pub wire: BTreeMap<String, String>,
 }
@@ -225,19 +231,39 @@ pub struct ComponentSpec {
 /// Where a component's bytes come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
-    /// A cargo crate built for `wasm32-wasip2` in release.
-    Crate(PathBuf),
+    /// A cargo crate built for `wasm32-wasip2` in release, with these features.
+    Crate(PathBuf, CrateFeatures),
     /// A component file built elsewhere.
     Prebuilt(PathBuf),
     /// A directory baked into a generated `morgana:kv/store` component.
     KvDir(PathBuf),
 }
 
+/// The cargo features a crate is built with: `features = [...]` and `default-features`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrateFeatures {
+    pub features: Vec<String>,
+    pub default_features: bool,
+}
+
+impl Default for CrateFeatures {
+    fn default() -> Self {
+        CrateFeatures { features: Vec::new(), default_features: true }
+    }
+}
+
+impl CrateFeatures {
+    /// Whether these are the crate's own defaults (a plain `cargo build`).
+    pub fn is_default(&self) -> bool {
+        self.features.is_empty() && self.default_features
+    }
+}
+
 impl Source {
     /// The crate directory, component file or kv directory.
     pub fn path(&self) -> &Path {
         match self {
-            Source::Crate(p) | Source::Prebuilt(p) | Source::KvDir(p) => p,
+            Source::Crate(p, _) | Source::Prebuilt(p) | Source::KvDir(p) => p,
         }
     }
 }
@@ -245,7 +271,7 @@ impl Source {
 impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Source::Crate(p) => write!(f, "cargo crate {}", p.display()),
+            Source::Crate(p, _) => write!(f, "cargo crate {}", p.display()),
             Source::Prebuilt(p) => write!(f, "component file {}", p.display()),
             Source::KvDir(p) => write!(f, "kv store of {}", p.display()),
         }
@@ -279,6 +305,11 @@ pub enum ManifestError {
     DuplicateName { file: PathBuf, name: String },
     #[error("{}: `{HOST_PROVIDER}` is reserved (it names the target's host in `wire` tables); rename the component", file.display())]
     ReservedName { file: PathBuf },
+    #[error(
+        "{}: component `{name}` has `features`/`default-features` but no `path`: cargo features apply to a crate, not to a prebuilt `wasm` file",
+        file.display()
+    )]
+    FeaturesWithoutCrate { file: PathBuf, name: String },
     #[error("{}: `main = \"{main}\"` names no component; the components are: {}", file.display(), known.join(", "))]
     UnknownMain { file: PathBuf, main: String, known: Vec<String> },
     #[error("{}: the manifest lists no components; add a [components.NAME] table", file.display())]
@@ -316,10 +347,14 @@ impl Manifest {
             if !is_valid_name(&name) {
                 return Err(bad_name(&name, "component"));
             }
+            let features = CrateFeatures { features: c.features, default_features: c.default_features.unwrap_or(true) };
             let source = match (c.path, c.wasm) {
                 (Some(_), Some(_)) => return Err(ManifestError::TwoSources { file, name }),
                 (None, None) => return Err(ManifestError::NoSource { file, name }),
-                (Some(path), None) => Source::Crate(dir.join(path)),
+                (Some(path), None) => Source::Crate(dir.join(path), features),
+                (None, Some(_)) if !features.is_default() || c.default_features.is_some() => {
+                    return Err(ManifestError::FeaturesWithoutCrate { file, name });
+                }
                 (None, Some(wasm)) => Source::Prebuilt(dir.join(wasm)),
             };
             components.push(ComponentSpec { name, source, wire: c.wire });
@@ -405,7 +440,7 @@ mod tests {
         .unwrap();
         assert_eq!(m.name, "kv-demo");
         assert_eq!(m.components.len(), 3);
-        assert_eq!(m.components[0].source, Source::Crate("/app/app".into()));
+        assert_eq!(m.components[0].source, Source::Crate("/app/app".into(), CrateFeatures::default()));
         assert_eq!(m.components[0].wire["morgana:kv/store"], "site");
         assert_eq!(m.components[1].source, Source::Prebuilt("/app/lib.wasm".into()));
         assert_eq!(m.components[2].source, Source::KvDir("/app/site".into()));
@@ -458,6 +493,12 @@ mod tests {
         assert!(matches!(dup, Err(ManifestError::DuplicateName { .. })));
         let host = parse("name = \"a\"\n[components.host]\npath = \".\"");
         assert!(matches!(host, Err(ManifestError::ReservedName { .. })));
+        let features =
+            parse("name = \"a\"\n[components.a]\npath = \"a\"\nfeatures = [\"x\"]\ndefault-features = false").unwrap();
+        let expected = CrateFeatures { features: vec!["x".into()], default_features: false };
+        assert!(matches!(&features.components[0].source, Source::Crate(_, f) if *f == expected));
+        let prebuilt = parse("name = \"a\"\n[components.a]\nwasm = \"a.wasm\"\ndefault-features = false");
+        assert!(matches!(prebuilt, Err(ManifestError::FeaturesWithoutCrate { .. })));
         let main = parse("name = \"a\"\nmain = \"b\"\n[components.a]\npath = \".\"");
         assert!(matches!(main, Err(ManifestError::UnknownMain { .. })));
         assert!(matches!(parse("name = \"a\""), Err(ManifestError::Empty { .. })));

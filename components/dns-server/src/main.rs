@@ -4,7 +4,7 @@
 //! origin is the file's `$ORIGIN`, else its name without `.zone`). It serves UDP and TCP on
 //! `$DNS_ADDR:$DNS_PORT` (default `0.0.0.0:53`) with WASI 0.2 sockets, all in one `wasi:io/poll`
 //! loop, so a slow TCP client never holds up UDP. `DNS_AXFR=off` refuses zone transfers. Logs go
-//! to the imported `wasi:logging/logging`. With the `udp-only` feature there is no TCP at all.
+//! to the imported `wasi:logging/logging`. Without the (default) `tcp` feature there is no TCP at all.
 //!
 //! A zone that fails to load stops the server (exit status 1) with the file and line logged.
 #![deny(unsafe_code)]
@@ -66,18 +66,18 @@ fn run() -> Result<(), String> {
     finish(|| udp.finish_bind(), &udp.subscribe()).map_err(|e| format!("UDP bind to {address}:{port}: {e:?}"))?;
     let (incoming, outgoing) = udp.stream(None).map_err(|e| format!("UDP stream: {e:?}"))?;
 
-    #[cfg(not(feature = "udp-only"))]
+    #[cfg(feature = "tcp")]
     let mut tcp = tcp::Server::listen(&network, ip, local).map_err(|e| format!("TCP on {address}:{port}: {e}"))?;
-    #[cfg(not(feature = "udp-only"))]
-    info(&format!("serving UDP and TCP on {address}:{port}"));
-    #[cfg(feature = "udp-only")]
-    info(&format!("serving UDP on {address}:{port}"));
+    let transports = if cfg!(feature = "tcp") { "UDP and TCP" } else { "UDP" };
+    info(&format!("serving {transports} on {address}:{port}"));
+    // Standard output carries this one line, for whoever waits for the server to be up.
+    println!("dns-server: listening on {address}:{port} ({transports})");
 
     let mut response = Vec::new();
     loop {
-        #[cfg_attr(feature = "udp-only", allow(unused_mut))]
+        #[cfg_attr(not(feature = "tcp"), allow(unused_mut))]
         let mut pollables: Vec<Pollable> = vec![incoming.subscribe()];
-        #[cfg(not(feature = "udp-only"))]
+        #[cfg(feature = "tcp")]
         let roles = tcp.subscribe(&mut pollables);
         let ready = {
             let refs: Vec<&Pollable> = pollables.iter().collect();
@@ -89,11 +89,11 @@ fn run() -> Result<(), String> {
             if index == 0 {
                 serve_udp(catalog, &incoming, &outgoing, &mut response);
             } else {
-                #[cfg(not(feature = "udp-only"))]
+                #[cfg(feature = "tcp")]
                 tcp.ready(catalog, roles[index as usize - 1]);
             }
         }
-        #[cfg(not(feature = "udp-only"))]
+        #[cfg(feature = "tcp")]
         tcp.reap();
     }
 }
@@ -192,7 +192,7 @@ fn serve_udp(
     }
 }
 
-#[cfg(not(feature = "udp-only"))]
+#[cfg(feature = "tcp")]
 mod tcp {
     //! The TCP listener and its connections, each a state machine driven by the poll loop.
 
