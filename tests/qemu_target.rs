@@ -229,19 +229,7 @@ fn a_server_in_the_vm_takes_many_connections_in_turn_and_at_once() {
     let (server, url) = http_std_in_a_vm("250", &[]);
 
     // One curl, 200 URLs, `Connection: close`: a new connection for each.
-    let urls: Vec<&str> = std::iter::repeat_n(url.as_str(), 200).collect();
-    let sequential = Command::new("curl")
-        .args(["-sS", "--max-time", "60", "-o", "/dev/null", "-w", "%{http_code}\n", "-H", "Connection: close"])
-        .args(&urls)
-        .output()
-        .unwrap();
-    let codes = String::from_utf8_lossy(&sequential.stdout);
-    assert_eq!(
-        codes.lines().filter(|c| *c == "200").count(),
-        200,
-        "{codes}\n{}",
-        String::from_utf8_lossy(&sequential.stderr)
-    );
+    curl_in_turn(&url, 200, &["-H", "Connection: close"]);
 
     for out in curl_at_once(&url, 50, "60") {
         assert_eq!(String::from_utf8_lossy(&out.stdout), "200", "{}", String::from_utf8_lossy(&out.stderr));
@@ -257,19 +245,7 @@ fn a_server_in_the_vm_takes_many_connections_in_turn_and_at_once() {
 #[test]
 fn on_q35_the_network_device_is_virtio_pci() {
     let (server, url) = http_std_in_a_vm("21", &["--machine", "q35"]);
-    let urls: Vec<&str> = std::iter::repeat_n(url.as_str(), 20).collect();
-    let sequential = Command::new("curl")
-        .args(["-sS", "--max-time", "60", "-o", "/dev/null", "-w", "%{http_code}\n"])
-        .args(&urls)
-        .output()
-        .unwrap();
-    let codes = String::from_utf8_lossy(&sequential.stdout);
-    assert_eq!(
-        codes.lines().filter(|c| *c == "200").count(),
-        20,
-        "{codes}{}",
-        String::from_utf8_lossy(&sequential.stderr)
-    );
+    curl_in_turn(&url, 20, &[]);
     // A megabyte takes many interrupts' worth of frames, in both directions.
     let download = Command::new("curl")
         .args(["-sS", "--max-time", "60", "-o", "/dev/null", "-w", "%{size_download}", &format!("{url}bytes/1000000")])
@@ -485,6 +461,20 @@ fn http_std_in_a_vm(requests: &str, options: &[&str]) -> (Server, String) {
     args.extend(["--", "--requests", requests]);
     let server = Server::start(&args);
     (server, format!("http://127.0.0.1:{port}/"))
+}
+
+/// One curl fetching `url` `count` times in turn (with `options`), each answered with 200.
+fn curl_in_turn(url: &str, count: usize, options: &[&str]) {
+    let urls: Vec<&str> = std::iter::repeat_n(url, count).collect();
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "60", "-o", "/dev/null", "-w", "%{http_code}\n"])
+        .args(options)
+        .args(&urls)
+        .output()
+        .unwrap();
+    let codes = String::from_utf8_lossy(&out.stdout);
+    let answered = codes.lines().filter(|c| *c == "200").count();
+    assert_eq!(answered, count, "{codes}\n{}", String::from_utf8_lossy(&out.stderr));
 }
 
 /// `count` curls of `url` started at once (each giving up after `max_time` seconds), and what

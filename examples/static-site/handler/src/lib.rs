@@ -86,22 +86,15 @@ fn key_for(path: &str) -> Option<String> {
     Some(key)
 }
 
-/// `%XX` decoded; `None` for a truncated or non-hex escape or a result that is not UTF-8.
+/// `%XX` decoded; `None` for an escape that is not two hex digits or a result that is not UTF-8.
 fn percent_decode(path: &str) -> Option<String> {
-    let bytes = path.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
+    let escapes_are_valid = path.split('%').skip(1).all(|rest| rest.get(..2).is_some_and(is_hex_pair));
+    let decoded = percent_encoding::percent_decode_str(path).decode_utf8().ok()?;
+    escapes_are_valid.then(|| decoded.into_owned())
+}
+
+fn is_hex_pair(pair: &str) -> bool {
+    pair.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 fn content_type(key: &str) -> &'static str {
