@@ -196,14 +196,17 @@ def run_wrk(cmd, url, server_pids):
 # The servers
 
 
-def start_morgana(morgana, target, artifact, port, log, qemu_args=()):
+def start_morgana(morgana, target, artifact, port, log, qemu_args=(), guest_ports=("8080",), port_env="PORT"):
     """`morgana run ARTIFACT`: on qemu with TCG, `qemu_args` and a forward of 127.0.0.1:port to
-    the guest's 8080; on unix with PORT=port. stdout and stderr go to log + .stdout/.stderr."""
+    each of the guest's `guest_ports` (`morgana run -p` syntax: "53/udp" forwards UDP); on unix
+    with `port_env`=port. stdout and stderr go to log + .stdout/.stderr."""
     cmd = [morgana, "run", artifact]
     if target == "qemu":
-        cmd += ["--target", "qemu", "--accel", "tcg", *qemu_args, "-p", f"127.0.0.1:{port}:8080"]
+        cmd += ["--target", "qemu", "--accel", "tcg", *qemu_args]
+        for guest in guest_ports:
+            cmd += ["-p", f"127.0.0.1:{port}:{guest}"]
     else:
-        cmd += ["--env", f"PORT={port}"]
+        cmd += ["--env", f"{port_env}={port}"]
     out = open(log + ".stdout", "wb")
     err = open(log + ".stderr", "wb")
     proc = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=out, stderr=err)

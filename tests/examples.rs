@@ -2,8 +2,9 @@
 //!
 //! An example is a directory of `examples/` with a `unikernel.toml`. Its `check.toml` says how
 //! to exercise it: the arguments to run it with and, for a server, the client to drive it with
-//! (real clients: `curl` for HTTP, a UDP socket for UDP) — so each new example is covered here
-//! without a new test. A server listens on the port in its `PORT` environment variable.
+//! (real clients: `curl` for HTTP, a UDP socket for UDP, `kdig` for DNS) — so each new example
+//! is covered here without a new test. A server listens on the port in its `PORT` environment
+//! variable (over UDP for the udp and dns protocols, and TCP as well for dns).
 
 mod common;
 
@@ -61,8 +62,12 @@ fn exercise(example: &Path, target: &str, host_port: u16) -> Run {
     // VM on qemu, forwarded from this machine (so both print the same).
     args.extend(["--env".into(), format!("PORT={host_port}")]);
     if target == "qemu" {
-        let udp = if client.protocol == "udp" { "/udp" } else { "" };
+        let udp = if matches!(client.protocol.as_str(), "udp" | "dns") { "/udp" } else { "" };
         args.extend(["-p".into(), format!("{host_port}:{host_port}{udp}")]);
+        if client.protocol == "dns" {
+            // A DNS server answers over TCP on the same port (`+tcp` requests, zone transfers).
+            args.extend(["-p".into(), format!("{host_port}:{host_port}")]);
+        }
     }
     args.push("--".into());
     args.extend(check.args.iter().cloned());
@@ -92,6 +97,7 @@ fn exercise(example: &Path, target: &str, host_port: u16) -> Run {
     let answers = match client.protocol.as_str() {
         "http" => http_client(host_port, &client.requests),
         "udp" => udp_client(host_port, &client.requests),
+        "dns" => dns_client(host_port, &client.requests),
         other => panic!("{name}/check.toml: unknown protocol {other}"),
     };
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -156,6 +162,36 @@ fn udp_client(port: u16, datagrams: &[String]) -> Result<String, String> {
         let (len, _) = socket.recv_from(&mut buffer).map_err(|e| format!("no echo of {datagram:?}: {e}"))?;
         seen.push_str(&String::from_utf8_lossy(&buffer[..len]));
         seen.push('\n');
+    }
+    Ok(seen)
+}
+
+/// Sends each query with `kdig @127.0.0.1 -p PORT REQUEST` (a request is kdig's arguments, e.g.
+/// `www.example.com A +tcp`), once (no retries: each query sent is one the server counts); what
+/// it printed, without the message id, the time and the server's address.
+fn dns_client(port: u16, requests: &[String]) -> Result<String, String> {
+    let mut seen = String::new();
+    for request in requests {
+        let out = Command::new("kdig")
+            .args(["@127.0.0.1", "-p", &port.to_string(), "+timeout=10", "+retry=0"])
+            .args(request.split_whitespace())
+            .output()
+            .map_err(|e| format!("kdig: {e} (Debian: apt-get install knot-dnsutils)"))?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        if !out.status.success() || !text.contains("->>HEADER<<-") && !text.contains("XFR for ") {
+            return Err(format!("kdig {request}: {text}{}", String::from_utf8_lossy(&out.stderr)));
+        }
+        seen.push_str(&format!("> {request}\n"));
+        for line in text.lines() {
+            if line.starts_with(";; Time ") || line.starts_with(";; From ") {
+                continue;
+            }
+            match line.find("; id: ") {
+                Some(at) if line.starts_with(";; ->>HEADER<<-") => seen.push_str(&line[..at]),
+                _ => seen.push_str(line),
+            }
+            seen.push('\n');
+        }
     }
     Ok(seen)
 }

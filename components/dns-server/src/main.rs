@@ -5,8 +5,14 @@
 //! `$DNS_ADDR:$DNS_PORT` (default `0.0.0.0:53`) with WASI 0.2 sockets, all in one `wasi:io/poll`
 //! loop, so a slow TCP client never holds up UDP. `DNS_AXFR=off` refuses zone transfers. Logs go
 //! to the imported `wasi:logging/logging`. Without the (default) `tcp` feature there is no TCP at all.
+//! When `DNS_PORT` is unset, `PORT` (the variable other Morgana servers and the examples test use)
+//! sets the port.
 //!
-//! A zone that fails to load stops the server (exit status 1) with the file and line logged.
+//! `--queries N` (for tests): once N queries are answered (UDP datagrams and TCP messages; a
+//! zone transfer counts once), wait for the TCP clients to go (at most 5 s) and exit 0.
+//!
+//! A zone that fails to load stops the server (exit status 1) with the file and line logged;
+//! a bad argument or environment value stops it likewise.
 #![deny(unsafe_code)]
 
 #[allow(unsafe_code)]
@@ -32,6 +38,9 @@ use wasi::sockets::udp_create_socket::create_udp_socket;
 const CONTEXT: &str = "dns-server";
 /// Datagrams taken from the socket per wakeup.
 const UDP_BATCH: u64 = 32;
+/// After the last of `--queries N`, how long TCP clients may take to read their answers
+/// (nanoseconds).
+const EXIT_GRACE: u64 = 5_000_000_000;
 
 fn info(message: &str) {
     log(Level::Info, CONTEXT, message);
@@ -52,12 +61,34 @@ fn main() {
     }
 }
 
+/// `--queries N`: the number of queries to answer before exiting.
+fn max_queries(mut args: impl Iterator<Item = String>) -> Result<Option<u64>, String> {
+    let mut max = None;
+    while let Some(arg) = args.next() {
+        let value = match arg.strip_prefix("--queries=") {
+            Some(value) => value.to_string(),
+            None if arg == "--queries" => args.next().ok_or("--queries needs a number: --queries N")?,
+            None => return Err(format!("unknown argument {arg:?}; the only argument is --queries N")),
+        };
+        match value.parse::<u64>() {
+            Ok(n) if n > 0 => max = Some(n),
+            _ => return Err(format!("--queries {value:?} is not a positive whole number")),
+        }
+    }
+    Ok(max)
+}
+
 fn run() -> Result<(), String> {
+    let max_queries = max_queries(std::env::args().skip(1))?;
     let catalog: &'static Catalog = Box::leak(Box::new(load_catalog()?));
     let address = std::env::var("DNS_ADDR").unwrap_or_else(|_| "0.0.0.0".into());
-    let port = std::env::var("DNS_PORT").unwrap_or_else(|_| "53".into());
+    let (variable, port) = match (std::env::var("DNS_PORT"), std::env::var("PORT")) {
+        (Ok(port), _) => ("DNS_PORT", port),
+        (Err(_), Ok(port)) => ("PORT", port),
+        _ => ("DNS_PORT", "53".into()),
+    };
     let ip: IpAddr = address.parse().map_err(|_| format!("DNS_ADDR={address} is not an IP address"))?;
-    let port: u16 = port.parse().map_err(|_| format!("DNS_PORT={port} is not a port number"))?;
+    let port: u16 = port.parse().map_err(|_| format!("{variable}={port} is not a port number"))?;
     let local = socket_address(ip, port);
 
     let network = instance_network();
@@ -74,11 +105,31 @@ fn run() -> Result<(), String> {
     println!("dns-server: listening on {address}:{port} ({transports})");
 
     let mut response = Vec::new();
+    let mut udp_answered = 0u64;
+    // Once `--queries N` are answered: when to stop waiting for TCP clients.
+    let mut exiting_at: Option<u64> = None;
     loop {
+        #[cfg(feature = "tcp")]
+        let (answered, tcp_idle) = (udp_answered + tcp.answered(), tcp.is_idle());
+        #[cfg(not(feature = "tcp"))]
+        let (answered, tcp_idle) = (udp_answered, true);
+        if max_queries.is_some_and(|n| answered >= n) {
+            let now = wasi::clocks::monotonic_clock::now();
+            let at = *exiting_at.get_or_insert(now + EXIT_GRACE);
+            if tcp_idle || now >= at {
+                info(&format!("answered {answered} queries; exiting"));
+                return Ok(());
+            }
+        }
         #[cfg_attr(not(feature = "tcp"), allow(unused_mut))]
         let mut pollables: Vec<Pollable> = vec![incoming.subscribe()];
         #[cfg(feature = "tcp")]
         let roles = tcp.subscribe(&mut pollables);
+        // While exiting, wake up at the end of the grace period.
+        let grace = exiting_at.map(|at| {
+            pollables.push(wasi::clocks::monotonic_clock::subscribe_instant(at));
+            pollables.len() as u32 - 1
+        });
         let ready = {
             let refs: Vec<&Pollable> = pollables.iter().collect();
             poll(&refs)
@@ -87,7 +138,9 @@ fn run() -> Result<(), String> {
         drop(pollables);
         for index in ready {
             if index == 0 {
-                serve_udp(catalog, &incoming, &outgoing, &mut response);
+                udp_answered += serve_udp(catalog, &incoming, &outgoing, &mut response);
+            } else if Some(index) == grace {
+                // The loop's head exits.
             } else {
                 #[cfg(feature = "tcp")]
                 tcp.ready(catalog, roles[index as usize - 1]);
@@ -158,24 +211,26 @@ fn finish<T>(mut finish: impl FnMut() -> Result<T, ErrorCode>, pollable: &Pollab
     }
 }
 
-/// Answers the datagrams waiting on the socket.
+/// Answers the datagrams waiting on the socket; returns how many it answered.
 fn serve_udp(
     catalog: &Catalog,
     incoming: &IncomingDatagramStream,
     outgoing: &OutgoingDatagramStream,
     response: &mut Vec<u8>,
-) {
+) -> u64 {
     let datagrams = match incoming.receive(UDP_BATCH) {
         Ok(datagrams) => datagrams,
         Err(e) => {
             warn(&format!("UDP receive: {e:?}"));
-            return;
+            return 0;
         }
     };
+    let mut answered = 0;
     for datagram in datagrams {
         if catalog.handle_udp(&datagram.data, response).is_none() {
             continue;
         }
+        answered += 1;
         let reply = OutgoingDatagram { data: response.clone(), remote_address: Some(datagram.remote_address) };
         let sent = match outgoing.check_send() {
             Ok(0) => {
@@ -190,6 +245,7 @@ fn serve_udp(
             warn(&format!("UDP send: {e:?}"));
         }
     }
+    answered
 }
 
 #[cfg(feature = "tcp")]
@@ -237,10 +293,14 @@ mod tcp {
         deadline: u64,
         read_closed: bool,
         closed: bool,
+        /// Queries answered on it.
+        answered: u64,
     }
 
     pub struct Server {
         connections: Vec<Connection>,
+        /// Queries answered on connections already reaped.
+        answered: u64,
         // After the connections: the listener goes last.
         listener: TcpSocket,
     }
@@ -253,7 +313,7 @@ mod tcp {
             let _ = listener.set_listen_backlog_size(128);
             listener.start_listen().map_err(|e| format!("listen: {e:?}"))?;
             finish(|| listener.finish_listen(), &listener.subscribe()).map_err(|e| format!("listen: {e:?}"))?;
-            Ok(Server { connections: Vec::new(), listener })
+            Ok(Server { connections: Vec::new(), answered: 0, listener })
         }
 
         /// Adds this server's pollables; returns their roles, in order.
@@ -295,7 +355,18 @@ mod tcp {
 
         /// Drops closed connections.
         pub fn reap(&mut self) {
+            self.answered += self.connections.iter().filter(|c| c.closed).map(|c| c.answered).sum::<u64>();
             self.connections.retain(|c| !c.closed);
+        }
+
+        /// Queries answered over TCP so far.
+        pub fn answered(&self) -> u64 {
+            self.answered + self.connections.iter().map(|c| c.answered).sum::<u64>()
+        }
+
+        /// Whether no connection is open.
+        pub fn is_idle(&self) -> bool {
+            self.connections.is_empty()
         }
 
         fn accept(&mut self) {
@@ -311,6 +382,7 @@ mod tcp {
                     deadline: monotonic_clock::now() + IDLE_TIMEOUT,
                     read_closed: false,
                     closed: false,
+                    answered: 0,
                 }),
                 Err(wasi::sockets::network::ErrorCode::WouldBlock) => {}
                 Err(e) => warn(&format!("TCP accept: {e:?}")),
@@ -352,6 +424,7 @@ mod tcp {
                 };
                 match responses {
                     Some(responses) => {
+                        self.answered += 1;
                         self.pending = Some(responses);
                         self.produce();
                     }

@@ -97,10 +97,16 @@ impl Catalog {
     }
 
     /// Answers a query that came over TCP (without its length prefix; see
-    /// [`TcpFramer`](crate::TcpFramer)). `None` as for [`Catalog::handle_udp`]; NSD closes the
-    /// connection then. AXFR (and IXFR, which NSD answers AXFR-style) yields the zone in messages
-    /// of at most 16383 octets, the SOA first and last.
+    /// [`TcpFramer`](crate::TcpFramer)). `None` as for [`Catalog::handle_udp`], and also for a
+    /// message too short to hold a header and a question (which NSD does not read further);
+    /// NSD closes the connection then. AXFR (and IXFR, which NSD answers AXFR-style) yields the
+    /// zone in messages of at most 16383 octets, the SOA first and last.
     pub fn handle_tcp(&self, query: &[u8]) -> Option<Responses<'_>> {
+        /// A header and the shortest question (the root name, type and class).
+        const SHORTEST_TCP_QUERY: usize = 12 + 1 + 4;
+        if query.len() < SHORTEST_TCP_QUERY {
+            return None;
+        }
         let request = match query::parse(query) {
             Ok(request) => request,
             Err(early) => {

@@ -579,6 +579,15 @@ fn tcp_answers_and_framing_together() {
     }
     assert_eq!(heads, ["NoError qr aa rd 3/2/3", "NoError qr aa rd 2/2/5"]);
     assert!(c.handle_tcp(&[1, 2, 3]).is_none());
+    // A header alone, or a header whose QDCOUNT is 0: over UDP a FORMERR, over TCP NSD stops
+    // reading and closes the connection.
+    let header_alone = [0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+    let no_question = [0x12, 0x34, 0x01, 0x00, 0, 0, 0, 0, 0, 0, 0, 0];
+    for message in [&header_alone[..], &no_question[..]] {
+        assert!(c.handle_tcp(message).is_none());
+        let mut out = Vec::new();
+        assert!(c.handle_udp(message, &mut out).is_some(), "UDP answers FORMERR");
+    }
 }
 
 #[test]
