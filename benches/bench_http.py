@@ -381,3 +381,23 @@ def check_exact(expected):
             return f"body is {len(body)} bytes, expected exactly {len(expected)}"
         return None
     return check
+
+
+def print_cpu_table(results, keys, client):
+    """Prints the CPU-seconds each measured run used (server, `client`, everything else, irq,
+    steal) and returns, per run, the share of a CPU that other processes used meanwhile."""
+    print("CPU-seconds used during the measured run (at most 2 per second)")
+    print(f"  {'server':<22} {'wall s':>6} {'server':>7} {client:>7} {'others':>7} {'irq':>6} {'steal':>6}")
+    busy_others = []
+    for key in keys:
+        run = results[key].get("run")
+        if not run:
+            continue
+        others = max(run["other_cpu"], 0)
+        busy_others.append(others / run["wall"])
+        print(f"  {results[key]['name']:<22} {run['wall']:>6.1f} {run['server_cpu']:>7.1f} {run['wrk_cpu']:>7.1f} "
+              f"{others:>7.1f} {run['irq']:>6.1f} {run['steal']:>6.1f}")
+    print("  (server = the server's processes, QEMU included; others = the machine's user+system time minus")
+    print(f"  server, {client} and this script: whatever else ran meanwhile; irq = the machine's irq+softirq time)")
+    print()
+    return busy_others

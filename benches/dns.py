@@ -65,7 +65,8 @@ import subprocess
 import sys
 import time
 
-from bench_http import ROOT, alive, machine_busy, progress, run_wrk, start_morgana, terminate, tree
+from bench_http import (ROOT, alive, machine_busy, print_cpu_table, progress, run_wrk, start_morgana, terminate,
+                        tree)
 from static import process_cpu
 
 OUT = os.path.join(ROOT, "target", "dns-bench")
@@ -444,20 +445,7 @@ def main():
                   f"{w.get('lost')} lost")
     print()
 
-    print("CPU-seconds used during the measured run (at most 2 per second)")
-    print(f"  {'server':<22} {'wall s':>6} {'server':>7} {'dnsperf':>7} {'others':>7} {'irq':>6} {'steal':>6}")
-    busy_others = []
-    for key in "abc":
-        run = results[key].get("run")
-        if not run:
-            continue
-        o = max(run["other_cpu"], 0)
-        busy_others.append(o / run["wall"])
-        print(f"  {results[key]['name']:<22} {run['wall']:>6.1f} {run['server_cpu']:>7.1f} {run['wrk_cpu']:>7.1f} "
-              f"{o:>7.1f} {run['irq']:>6.1f} {run['steal']:>6.1f}")
-    print("  (server = its processes, QEMU or NSD's three included; others = the machine's user+system time minus")
-    print("  server, dnsperf and this script; irq = the machine's irq+softirq time)")
-    print()
+    busy_others = print_cpu_table(results, "abc", "dnsperf")
 
     print("Images (morgana build --target qemu; morgana inspect)")
     full, udp = sizes["dns-primary"], sizes["dns-primary-udp"]

@@ -67,8 +67,8 @@ import urllib.parse
 import boot
 import linux_peer
 from bench_http import (MEASURE, PEER_DIR, PEER_TUNED_ARGS, PROBE_TIMEOUT, ROOT, WARMUP, check_exact, free_port,
-                        get, measure, prepare_peer, progress, start_morgana, start_nginx, start_peer,
-                        tree, versions, wait_answers)
+                        get, measure, prepare_peer, print_cpu_table, progress, start_morgana, start_nginx,
+                        start_peer, tree, versions, wait_answers)
 
 OUT = os.path.join(ROOT, "target", "static-bench")
 EXAMPLE = os.path.join(ROOT, "examples", "static-site")
@@ -412,20 +412,7 @@ def main():
     print("  next GET /, timed)")
     print()
 
-    print("CPU-seconds used during the measured run (at most 2 per second)")
-    print(f"  {'server':<22} {'wall s':>6} {'server':>7} {'wrk':>6} {'others':>7} {'irq':>6} {'steal':>6}")
-    busy_others = []
-    for key in "abcd":
-        run = results[key].get("run")
-        if not run:
-            continue
-        o = max(run["other_cpu"], 0)
-        busy_others.append(o / run["wall"])
-        print(f"  {results[key]['name']:<22} {run['wall']:>6.1f} {run['server_cpu']:>7.1f} {run['wrk_cpu']:>6.1f} "
-              f"{o:>7.1f} {run['irq']:>6.1f} {run['steal']:>6.1f}")
-    print("  (server = the server's processes, QEMU included; others = the machine's user+system time minus server,")
-    print("  wrk and this script: whatever else ran meanwhile; irq = the machine's irq+softirq time)")
-    print()
+    busy_others = print_cpu_table(results, "abcd", "wrk")
 
     print("Smallest memory (-m) that serves GET /")
     below = detail.get(min_image - 1) if isinstance(min_image, int) else None
