@@ -1,7 +1,8 @@
 //! The network: the virtio-net device, found at boot with its interrupt routed to this CPU,
 //! under `morgana-net`'s TCP/IP stack (DHCP-configured). The executor's idle loop polls the
 //! stack before halting and halts no longer than the stack asks; the device's interrupt wakes
-//! the CPU and does nothing else.
+//! the CPU (or, arriving just before the halt, cancels it: `time::wake_now`) and does nothing
+//! else.
 
 use alloc::sync::Arc;
 

@@ -54,6 +54,13 @@ pub fn wake_at(deadline: u64) {
     WAKE_DEADLINE.fetch_min(deadline, Ordering::Relaxed);
 }
 
+/// Makes the next [`idle`] return at once. For device interrupts (interrupt context: one
+/// atomic store): an interrupt that arrives after the poller last looked at the device but
+/// before [`idle`] masks interrupts would otherwise be slept through until the next deadline.
+pub fn wake_now() {
+    WAKE_DEADLINE.store(0, Ordering::Relaxed);
+}
+
 /// Halts until an interrupt or the earliest deadline requested with [`wake_at`].
 pub fn idle() {
     cpu::disable_interrupts();

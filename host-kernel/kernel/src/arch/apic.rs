@@ -77,6 +77,7 @@ pub static DEVICE_INTERRUPTS: AtomicU64 = AtomicU64::new(0);
 pub fn device_interrupt() {
     write(REG_EOI, 0);
     DEVICE_INTERRUPTS.fetch_add(1, Ordering::Relaxed);
+    crate::time::wake_now();
 }
 
 /// Called from the interrupt stub.
