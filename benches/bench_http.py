@@ -401,3 +401,20 @@ def print_cpu_table(results, keys, client):
     print(f"  server, {client} and this script: whatever else ran meanwhile; irq = the machine's irq+softirq time)")
     print()
     return busy_others
+
+
+def print_notes(script, notes, busy_others, elapsed, out_dir, failures=()):
+    """The report's last section: a warning when other processes loaded the machine during the
+    measured runs (`busy_others`: their share of a CPU per run), the notes, the runtime and where
+    the logs are. Exits with status 1, naming them, when there are `failures`."""
+    if busy_others and max(busy_others) > 0.2:
+        notes.append(f"NOT a quiet machine: other processes used up to {max(busy_others) * 100 / os.cpu_count():.0f}% "
+                     f"of its {os.cpu_count()} CPUs during the measured runs (see the CPU table); every figure here is "
+                     "lower than on a quiet one, and the ratios are only as good as that load was even")
+    print("Notes")
+    for n in notes or ["none"]:
+        print(f"  - {n}")
+    print(f"  total runtime {elapsed:.0f} s; logs in {out_dir.replace(ROOT + '/', '')}/")
+    if failures:
+        print(f"{script}: FAILED: " + "; ".join(failures), file=sys.stderr)
+        sys.exit(1)

@@ -65,8 +65,7 @@ import subprocess
 import sys
 import time
 
-from bench_http import (ROOT, alive, machine_busy, print_cpu_table, progress, run_wrk, start_morgana, terminate,
-                        tree)
+from bench_http import (ROOT, print_cpu_table, print_notes, progress, run_wrk, start_morgana, terminate, tree)
 from static import process_cpu
 
 OUT = os.path.join(ROOT, "target", "dns-bench")
@@ -494,16 +493,7 @@ def main():
             if other > k and any(abs(c.get(x, 0) - oc.get(x, 0)) > 1 for x in set(c) | set(oc)):
                 notes.append(f"response codes differ between {results[k]['name']} and {results[other]['name']}: "
                              f"{c} vs {oc}")
-    if busy_others and max(busy_others) > 0.2:
-        notes.append(f"NOT a quiet machine: other processes used up to {max(busy_others) * 100 / os.cpu_count():.0f}% "
-                     f"of its {os.cpu_count()} CPUs during the measured runs (see the CPU table)")
-    print("Notes")
-    for n in notes or ["none"]:
-        print(f"  - {n}")
-    print(f"  total runtime {elapsed:.0f} s; logs in {rel(OUT)}/")
-    if failures:
-        print("dns.py: FAILED: " + "; ".join(failures), file=sys.stderr)
-        sys.exit(1)
+    print_notes("dns.py", notes, busy_others, elapsed, OUT, failures)
 
 
 if __name__ == "__main__":

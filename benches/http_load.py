@@ -45,7 +45,8 @@ import time
 
 import linux_peer
 from bench_http import (MEASURE, PEER_DIR, PEER_TUNED_ARGS, PROBE_TIMEOUT, ROOT, WARMUP, check_exact, free_port,
-                        measure, prepare_peer, progress, start_morgana, start_nginx, start_peer, versions)
+                        measure, prepare_peer, print_notes, progress, start_morgana, start_nginx, start_peer,
+                        versions)
 
 OUT = os.path.join(ROOT, "target", "http-bench")
 MEMORY = "128M"
@@ -260,14 +261,7 @@ def main():
                  "answered, so these are not in its errors, and its latencies are those of the one connection "
                  "served: they are not comparable with nginx's, which serves all 10 at once (and wrk's latency "
                  "figures include its correction for coordinated omission, which assumes all 10 are served).")
-    if busy_others and max(busy_others) > 0.2:
-        notes.append(f"NOT a quiet machine: other processes used up to {max(busy_others) * 50:.0f}% of its 2 CPUs "
-                     "during the measured runs (see the CPU table); every figure here is lower than it would be "
-                     "on a quiet one, and the ratios are only as good as that load was even")
-    print("Notes")
-    for n in notes:
-        print(f"  - {n}")
-    print(f"  total runtime {elapsed:.0f} s; logs in {OUT.replace(ROOT + '/', '')}/")
+    print_notes("http_load.py", notes, busy_others, elapsed, OUT)
 
 
 if __name__ == "__main__":

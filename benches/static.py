@@ -67,8 +67,8 @@ import urllib.parse
 import boot
 import linux_peer
 from bench_http import (MEASURE, PEER_DIR, PEER_TUNED_ARGS, PROBE_TIMEOUT, ROOT, WARMUP, check_exact, free_port,
-                        get, measure, prepare_peer, print_cpu_table, progress, start_morgana, start_nginx,
-                        start_peer, tree, versions, wait_answers)
+                        get, measure, prepare_peer, print_cpu_table, print_notes, progress, start_morgana,
+                        start_nginx, start_peer, tree, versions, wait_answers)
 
 OUT = os.path.join(ROOT, "target", "static-bench")
 EXAMPLE = os.path.join(ROOT, "examples", "static-site")
@@ -468,17 +468,7 @@ def main():
             if other:
                 notes.append(f"{r['name']}: {len(other)} other stderr line(s), e.g. `{other[0]}`"
                              + (f" ... `{other[-1]}`" if len(other) > 1 else ""))
-    if busy_others and max(busy_others) > 0.2:
-        notes.append(f"NOT a quiet machine: other processes used up to {max(busy_others) * 100 / os.cpu_count():.0f}% "
-                     f"of its {os.cpu_count()} CPUs during the measured runs (see the CPU table); every figure here is "
-                     "lower than on a quiet one, and the ratios are only as good as that load was even")
-    print("Notes")
-    for n in notes or ["none"]:
-        print(f"  - {n}")
-    print(f"  total runtime {elapsed:.0f} s; logs in {rel(OUT)}/")
-    if failures:
-        print("static.py: FAILED: " + "; ".join(failures), file=sys.stderr)
-        sys.exit(1)
+    print_notes("static.py", notes, busy_others, elapsed, OUT, failures)
 
 
 if __name__ == "__main__":
