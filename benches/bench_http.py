@@ -8,6 +8,7 @@ of notes, alive(), and for Morgana log (the prefix of its .stdout/.stderr files)
 import glob
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -418,3 +419,14 @@ def print_notes(script, notes, busy_others, elapsed, out_dir, failures=()):
     if failures:
         print(f"{script}: FAILED: " + "; ".join(failures), file=sys.stderr)
         sys.exit(1)
+
+
+def copy_morgana(dest, fail):
+    """Copies the release `morgana` binary to `dest` (so a rebuild during the run cannot change
+    what is measured), building it first when it is missing; `fail(message)` on a failed build."""
+    release = os.path.join(ROOT, "target", "release", "morgana")
+    if not os.path.exists(release):
+        progress("target/release/morgana is missing: cargo build --release --bin morgana...")
+        if subprocess.run(["cargo", "build", "--release", "--bin", "morgana"], cwd=ROOT).returncode != 0:
+            fail("cargo build --release --bin morgana failed")
+    shutil.copy2(release, dest)

@@ -65,7 +65,8 @@ import subprocess
 import sys
 import time
 
-from bench_http import (ROOT, print_cpu_table, print_notes, progress, run_wrk, start_morgana, terminate, tree)
+from bench_http import (ROOT, copy_morgana, print_cpu_table, print_notes, progress, run_wrk, start_morgana,
+                        terminate, tree)
 from static import process_cpu
 
 OUT = os.path.join(ROOT, "target", "dns-bench")
@@ -315,12 +316,7 @@ def main():
         fail("missing: " + ", ".join(missing) + "; install with apt-get install -y dnsperf knot-dnsutils nsd "
              "qemu-system-x86")
     os.makedirs(OUT, exist_ok=True)
-    release = os.path.join(ROOT, "target", "release", "morgana")
-    if not os.path.exists(release):
-        progress("target/release/morgana is missing: cargo build --release --bin morgana...")
-        if subprocess.run(["cargo", "build", "--release", "--bin", "morgana"], cwd=ROOT).returncode != 0:
-            fail("cargo build --release --bin morgana failed")
-    shutil.copy2(release, MORGANA)
+    copy_morgana(MORGANA, fail)
     progress("building examples/dns-primary (qemu and unix) and examples/dns-primary-udp (qemu)...")
     image = os.path.join(OUT, "dns-primary.img")
     image_udp = os.path.join(OUT, "dns-primary-udp.img")

@@ -57,7 +57,6 @@ import glob
 import os
 import re
 import select
-import shutil
 import socket
 import subprocess
 import sys
@@ -66,9 +65,9 @@ import urllib.parse
 
 import boot
 import linux_peer
-from bench_http import (MEASURE, PEER_DIR, PEER_TUNED_ARGS, PROBE_TIMEOUT, ROOT, WARMUP, check_exact, free_port,
-                        get, measure, prepare_peer, print_cpu_table, print_notes, progress, start_morgana,
-                        start_nginx, start_peer, tree, versions, wait_answers)
+from bench_http import (MEASURE, PEER_DIR, PEER_TUNED_ARGS, PROBE_TIMEOUT, ROOT, WARMUP, check_exact, copy_morgana,
+                        free_port, get, measure, prepare_peer, print_cpu_table, print_notes, progress,
+                        start_morgana, start_nginx, start_peer, tree, versions, wait_answers)
 
 OUT = os.path.join(ROOT, "target", "static-bench")
 EXAMPLE = os.path.join(ROOT, "examples", "static-site")
@@ -233,12 +232,7 @@ def main():
     if len(page) != PAGE_BYTES:
         fail(f"examples/static-site/site/index.html is {len(page)} bytes, not {PAGE_BYTES}: the comparison "
              "with nginx's page no longer holds")
-    release = os.path.join(ROOT, "target", "release", "morgana")
-    if not os.path.exists(release):
-        progress("target/release/morgana is missing: cargo build --release --bin morgana...")
-        if subprocess.run(["cargo", "build", "--release", "--bin", "morgana"], cwd=ROOT).returncode != 0:
-            fail("cargo build --release --bin morgana failed")
-    shutil.copy2(release, MORGANA)
+    copy_morgana(MORGANA, fail)
     progress("building examples/static-site for both targets...")
     component = os.path.join(OUT, "static-site.wasm")
     image = os.path.join(OUT, "static-site.img")
