@@ -59,6 +59,19 @@ impl Input {
     }
 }
 
+impl Input {
+    /// `argv[0]` as `wasmtime run` would give it for the component this input runs: the file
+    /// name of the composed component (`NAME.wasm`) or of the component file. An image keeps
+    /// the one it was built with.
+    pub fn default_argv0(&self) -> Option<String> {
+        match self {
+            Input::Manifest(manifest) => Some(format!("{}.wasm", manifest.name)),
+            Input::Component(path) => path.file_name().map(|name| name.to_string_lossy().into_owned()),
+            Input::Image(_) => None,
+        }
+    }
+}
+
 /// Reads a component file, binary or in the WebAssembly text format (`.wat`), as wasmtime does.
 pub fn read_component(path: &Path) -> Result<(Vec<u8>, ComponentInfo)> {
     Ok(ComponentInfo::read_file(path)?)

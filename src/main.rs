@@ -6,6 +6,7 @@
 
 #![forbid(unsafe_code)]
 
+mod channel;
 mod compose;
 mod input;
 mod inspect;
@@ -116,6 +117,10 @@ struct RunOptions {
     /// Let the application use this machine's network, even if the manifest does not
     #[arg(long)]
     network: bool,
+    /// The application's `argv[0]` (by default the composed component's file name, as
+    /// `wasmtime run` gives it)
+    #[arg(long, value_name = "NAME")]
+    argv0: Option<String>,
     /// Stop the application after this long (e.g. 500ms, 30s, 5m); overrides [run] timeout
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     timeout: Option<u64>,
@@ -204,12 +209,14 @@ fn execute(command: Command) -> Result<u8> {
                     if matches!(input, Input::Image(_)) {
                         bail!("an image runs on the qemu target; add --target qemu");
                     }
+                    let argv0 = run.argv0.clone().or_else(|| input.default_argv0());
                     let (bytes, app) = compose::component(&input, build.target.host(), None)?;
-                    unix::run(&bytes, app, env, args, &run)
+                    unix::run(&bytes, app, argv0, env, args, &run)
                 }
                 Target::Qemu => {
+                    let argv0 = run.argv0.clone().or_else(|| input.default_argv0());
                     let image = qemu::build_image(&input, build.small, None)?;
-                    qemu::run(&image, env, args, &run)
+                    qemu::run(&image, argv0, env, args, &run)
                 }
             }
         }

@@ -9,9 +9,11 @@ use clap::ValueEnum;
 use morgana_aot::{BootConfig, Payload};
 use morgana_compose::manifest::PortForward;
 use morgana_compose::{AppInfo, ComponentInfo, human_size};
-use morgana_image::boot_params::BootParams;
+use morgana_image::boot_params::{BootParams, MAX_COMMAND_LINE};
+use morgana_image::channel::Start;
 use morgana_image::exit;
 
+use crate::channel::{self, StdinSource};
 use crate::input::Input;
 use crate::{FAILURE, RunOptions, Target, report};
 
@@ -109,6 +111,7 @@ pub fn build_image(input: &Input, small: bool, output: Option<PathBuf>) -> Resul
         host_interfaces: linked_interfaces(&features),
         component_size: bytes.len() as u64,
         parts: app.parts.iter().map(|part| (part.name.clone(), part.size)).collect(),
+        stdin_null: app.stdin == morgana_compose::manifest::StdinMode::Null,
     };
 
     // The same kernel, component and configuration make the same image: reuse it.
@@ -173,8 +176,15 @@ fn image_key(kernel: &[u8], component: &[u8], config: &BootConfig, app: &AppInfo
     format!("{text} {:016x}\n", morgana_image::fnv1a(component))
 }
 
-/// Boots the image and returns the status `morgana` should exit with.
-pub fn run(image: &Path, env: Vec<(String, String)>, args: Vec<String>, options: &RunOptions) -> Result<u8> {
+/// Boots the image and returns the status `morgana` should exit with. `args` and `env` come on
+/// top of what the image has baked in.
+pub fn run(
+    image: &Path,
+    argv0: Option<String>,
+    env: Vec<(String, String)>,
+    args: Vec<String>,
+    options: &RunOptions,
+) -> Result<u8> {
     let file = morgana_aot::read_image(image)?;
     let payload = file.payload()?;
     if payload.wasmtime_version != morgana_image::WASMTIME_VERSION || payload.target != morgana_image::KERNEL_TARGET {
@@ -202,13 +212,30 @@ pub fn run(image: &Path, env: Vec<(String, String)>, args: Vec<String>, options:
         None => BootParams::default(),
     };
     let params = BootParams {
-        args,
-        env,
         timeout_ms: options.timeout,
         wall_clock: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok().map(|d| d.as_secs()),
         verbose: options.verbose,
+        console_channel: true,
         ..network
     };
+    let command_line = params.encode();
+    if command_line.len() > MAX_COMMAND_LINE {
+        bail!(
+            "the kernel command line would be {} bytes, more than the {MAX_COMMAND_LINE} the kernel reads; shorten the network settings",
+            command_line.len()
+        );
+    }
+    // Arguments and environment travel over the console channel, whatever their size; what
+    // the VM's memory cannot hold is refused here rather than lost there.
+    let start = Start { argv0, args, env };
+    let start_len: usize = start.args.iter().map(String::len).sum::<usize>()
+        + start.env.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
+    if start_len > morgana_image::channel::MAX_START || (start_len as u64) * 4 > memory_mib << 20 {
+        bail!(
+            "the arguments and environment take {}, too much for a VM with {memory_mib} MiB of memory; give it more (--memory) or pass less",
+            morgana_compose::human_size(start_len as u64)
+        );
+    }
     let mut ports = Vec::new();
     for text in payload.config.ports.iter().chain(&options.publish) {
         ports.push(PortForward::parse(text).ok_or_else(|| {
@@ -224,16 +251,21 @@ pub fn run(image: &Path, env: Vec<(String, String)>, args: Vec<String>, options:
         .args(accel_args(options.accel))
         .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"])
         .args(&network)
-        // COM1, the application's stdout: QEMU's own stdout, which is ours.
-        .args(["-chardev", "stdio,id=out,signal=off", "-serial", "chardev:out"])
-        // COM2, stderr and kernel messages: QEMU's stderr, a pipe we copy to ours (a pipe, so
+        // The console channel: the application's standard streams, arguments and environment,
+        // over a virtio-console port that is QEMU's standard input and output, pipes of ours.
+        // A serial port, not a console one: QEMU drops what a console port cannot write at once.
+        .args(["-chardev", "stdio,id=channel,signal=off"])
+        .args(["-device", &options.machine.virtio_device("serial")])
+        .args(["-device", "virtserialport,chardev=channel,name=org.morgana.channel"])
+        // COM2, the kernel's messages: QEMU's stderr, a pipe we copy to ours (a pipe, so
         // QEMU reopening it cannot write at an offset of its own into a file we also write).
         .args(["-chardev", "file,id=err,path=/proc/self/fd/2"])
         .args(["-device", "isa-serial,chardev=err,iobase=0x2f8,irq=3"])
         .arg("-kernel")
         .arg(image)
-        .args(["-append", &params.encode()])
-        .stdin(Stdio::null())
+        .args(["-append", &command_line])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = qemu.spawn().map_err(|e| {
         anyhow::anyhow!(
@@ -248,13 +280,25 @@ pub fn run(image: &Path, env: Vec<(String, String)>, args: Vec<String>, options:
     });
     let mut qemu_stderr = child.stderr.take().expect("stderr is piped");
     let copier = std::thread::spawn(move || std::io::copy(&mut qemu_stderr, &mut std::io::stderr()));
+    let stdin = if payload.config.stdin_null { StdinSource::Null } else { StdinSource::Inherit };
+    let console = channel::attach(
+        child.stdin.take().expect("stdin is piped"),
+        child.stdout.take().expect("stdout is piped"),
+        start,
+        stdin,
+    );
     let status = child.wait().context("waiting for QEMU")?;
     let _ = copier.join();
+    let exit_status = console.finish().unwrap_or_else(|error| {
+        report::warning(&error);
+        None
+    });
     let Some(code) = status.code() else {
         bail!("QEMU was killed by a signal ({status})");
     };
     Ok(match exit::kernel_status(code) {
-        Some(status) if status < exit::FIRST_RESERVED => status,
+        // The channel carries the application's status whole; QEMU's exit device only part.
+        Some(status) if status < exit::FIRST_RESERVED => exit_status.unwrap_or(status),
         Some(exit::TRAP) => morgana_unix::TRAP_EXIT_STATUS as u8,
         Some(exit::TIMEOUT) => morgana_unix::TIMEOUT_EXIT_STATUS as u8,
         Some(exit::KERNEL_PANIC | exit::CPU_EXCEPTION) => KERNEL_FAILURE,

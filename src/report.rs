@@ -35,3 +35,8 @@ pub fn trap(message: &str, backtrace: Option<&str>) {
         eprintln!("{}", backtrace.trim_end());
     }
 }
+
+/// A host function's error that stopped the application (it exits with 1, as under wasmtime).
+pub fn application_failed(message: &str) {
+    eprintln!("{} the application failed: {message}", paint("error:", "31"));
+}

@@ -10,13 +10,15 @@ use crate::{FAILURE, RunOptions, merge_env, report};
 pub fn run(
     bytes: &[u8],
     app: Option<AppInfo>,
+    argv0: Option<String>,
     env: Vec<(String, String)>,
     args: Vec<String>,
     options: &RunOptions,
 ) -> Result<u8> {
     let app = app.unwrap_or_else(|| AppInfo::unnamed("app"));
     let config = morgana_unix::RunConfig {
-        program: app.name,
+        program: argv0.unwrap_or_else(|| format!("{}.wasm", app.name)),
+        stdin: app.stdin == morgana_compose::manifest::StdinMode::Inherit,
         args,
         env: merge_env(app.env, env),
         network: options.network || app.network,
@@ -31,6 +33,7 @@ pub fn run(
     match &exit {
         morgana_unix::Exit::Trap { message, backtrace } => report::trap(message, backtrace.as_deref()),
         morgana_unix::Exit::Timeout(timeout) => eprintln!("{}", morgana_unix::timeout_message(*timeout)),
+        morgana_unix::Exit::HostError(message) => report::application_failed(message),
         morgana_unix::Exit::Status(_) => {}
     }
     Ok(u8::try_from(exit.status()).unwrap_or(FAILURE))

@@ -24,7 +24,7 @@ fn arguments_and_environment_reach_the_guest_from_the_command_line() {
         "3",
     ]);
     assert_eq!(run.status, 1, "exit(3) is status 1 under WASI 0.2, as on unix\n{}", run.stderr);
-    assert!(run.stdout.contains("Ahoy from hello!"), "{}", run.stdout);
+    assert!(run.stdout.contains("Ahoy from hello.wasm!"), "{}", run.stdout);
     assert!(run.stdout.contains("env: NEW=x y"), "{}", run.stdout);
     assert!(run.stdout.contains(r#"args: ["--exit", "3"]"#), "{}", run.stdout);
     assert!(run.stderr.contains("hello: exiting with status 3"), "{}", run.stderr);
@@ -112,7 +112,7 @@ fn an_image_boots_with_plain_qemu() {
     let image = hello_image(&scratch);
     let (status, stdout, stderr) = boot_with_qemu(&image, "max");
     assert_eq!(status, 1, "isa-debug-exit status 0 is QEMU status 1\n{stderr}");
-    assert!(stdout.contains("Hello from hello!"), "{stdout}");
+    assert!(stdout.contains("Hello from hello.wasm!"), "{stdout}");
 }
 
 #[test]

@@ -9,7 +9,7 @@ use common::*;
 fn hello_prints_its_arguments_and_baked_environment() {
     let run = morgana(&["run", "examples/hello", "--", "a", "b"]);
     run.assert_success();
-    assert!(run.stdout.contains("Hello from hello!"), "{}", run.stdout);
+    assert!(run.stdout.contains("Hello from hello.wasm!"), "{}", run.stdout);
     assert!(run.stdout.contains(r#"args: ["a", "b"]"#), "{}", run.stdout);
     assert!(run.stdout.contains("env: GREETING=Hello"), "{}", run.stdout);
     assert!(run.stdout.contains("slept at least 20 ms: yes"), "{}", run.stdout);
@@ -21,7 +21,7 @@ fn hello_prints_its_arguments_and_baked_environment() {
 fn env_on_the_command_line_overrides_the_baked_value() {
     let run = morgana(&["run", "examples/hello", "--env", "GREETING=Howdy", "--env", "EXTRA=1"]);
     run.assert_success();
-    assert!(run.stdout.contains("Howdy from hello!"), "{}", run.stdout);
+    assert!(run.stdout.contains("Howdy from hello.wasm!"), "{}", run.stdout);
     assert!(run.stdout.contains("env: EXTRA=1"), "{}", run.stdout);
     assert!(!run.stdout.contains("GREETING=Hello"), "{}", run.stdout);
 }
@@ -94,7 +94,7 @@ fn default_output_lands_beside_the_manifest() {
     let out = example("hello/target/morgana/hello.wasm");
     let run = morgana(&["run", &out.display().to_string(), "--", "x"]);
     run.assert_success();
-    assert!(run.stdout.contains("Hello from hello!") && run.stdout.contains(r#"args: ["x"]"#), "{}", run.stdout);
+    assert!(run.stdout.contains("Hello from hello.wasm!") && run.stdout.contains(r#"args: ["x"]"#), "{}", run.stdout);
 }
 
 #[test]
@@ -102,7 +102,7 @@ fn without_a_manifest_the_default_example_runs() {
     let scratch = Scratch::new();
     let run = morgana_in(scratch.path(), &["run"]);
     run.assert_success();
-    assert!(run.stdout.contains("Hello from hello!"), "{}", run.stdout);
+    assert!(run.stdout.contains("Hello from hello.wasm!"), "{}", run.stdout);
     assert!(run.stderr.contains("default example"), "{}", run.stderr);
 }
 

@@ -29,6 +29,9 @@ pub struct AppInfo {
     /// A static network configuration, instead of DHCP.
     #[serde(default)]
     pub net: Option<crate::manifest::NetSettings>,
+    /// Where standard input comes from.
+    #[serde(default)]
+    pub stdin: crate::manifest::StdinMode,
     /// The components composed into this one.
     pub parts: Vec<Part>,
 }
@@ -57,6 +60,7 @@ impl AppInfo {
             memory_mib: None,
             ports: Vec::new(),
             net: None,
+            stdin: Default::default(),
             parts: Vec::new(),
         }
     }
@@ -100,6 +104,7 @@ mod tests {
             memory_mib: None,
             ports: vec!["8080:80".into()],
             net: None,
+            stdin: crate::manifest::StdinMode::Null,
             parts: vec![Part { name: "app".into(), origin: "cargo crate .".into(), size: 42 }],
         };
         let mut component = wat::parse_str("(component)").unwrap();

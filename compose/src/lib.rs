@@ -195,6 +195,7 @@ pub fn compose(manifest: &Manifest, parts: &[LoadedPart], host: &HostInterfaces)
         memory_mib: manifest.run.memory,
         ports: manifest.run.ports.iter().map(|p| p.to_string()).collect(),
         net: manifest.net.clone(),
+        stdin: manifest.run.stdin,
         parts: used
             .iter()
             .map(|&i| appinfo::Part {

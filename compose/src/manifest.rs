@@ -33,6 +33,7 @@
 //! timeout = "30s"                  # stop a runaway app
 //! memory = "64M"                   # the VM's memory (hypervisor targets)
 //! ports = ["8080:80"]              # host ports forwarded to the VM (hypervisor targets)
+//! stdin = "inherit"                # or "null": the app's standard input
 //! ```
 
 use std::collections::BTreeMap;
@@ -111,6 +112,20 @@ pub struct RunSettings {
     /// Ports published by default on hypervisor targets: `"8080:80"`, `"5353:53/udp"`.
     #[serde(default, deserialize_with = "port_forwards")]
     pub ports: Vec<PortForward>,
+    /// The application's standard input: `"inherit"` (morgana's own, the default) or `"null"`.
+    #[serde(default)]
+    pub stdin: StdinMode,
+}
+
+/// Where the application's standard input comes from.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StdinMode {
+    /// The standard input `morgana run` itself has, as under `wasmtime run`.
+    #[default]
+    Inherit,
+    /// An empty input: the application reads its end at once.
+    Null,
 }
 
 /// A host port that reaches a guest port: `[ADDRESS:]HOST:GUEST[/udp]`.

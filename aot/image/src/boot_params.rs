@@ -12,13 +12,18 @@
 //! name; `timeout-ms` overrides the baked timeout (0: none); `wall-clock` (seconds since the
 //! Unix epoch) is the fallback when the machine has no real-time clock; `ip=ADDRESS/PREFIX`,
 //! `gateway=ADDRESS` and `dns=ADDRESS` (repeatable) configure the network statically instead of
-//! by DHCP.
+//! by DHCP; `console-channel` says that `morgana run` attached the console channel, over which
+//! arguments and environment of any size come (the command line is read up to
+//! [`MAX_COMMAND_LINE`] bytes).
 
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 use core::net::IpAddr;
+
+/// The longest command line the kernel reads; `morgana run` refuses a longer one.
+pub const MAX_COMMAND_LINE: usize = 4095;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BootParams {
@@ -28,6 +33,9 @@ pub struct BootParams {
     pub wall_clock: Option<u64>,
     /// `verbose`: the kernel reports its boot steps with timestamps on the console.
     pub verbose: bool,
+    /// `console-channel`: the standard streams, arguments and environment come over the console
+    /// channel (`crate::channel`) that `morgana run` attaches.
+    pub console_channel: bool,
     /// `ip=ADDRESS/PREFIX`: a static address instead of DHCP.
     pub ip: Option<(IpAddr, u8)>,
     /// `gateway=ADDRESS`: the default gateway, with `ip`.
@@ -75,6 +83,9 @@ impl BootParams {
         if self.verbose {
             tokens.push("verbose".into());
         }
+        if self.console_channel {
+            tokens.push(crate::channel::BOOT_PARAM.into());
+        }
         tokens.join(" ")
     }
 
@@ -86,6 +97,7 @@ impl BootParams {
         self.timeout_ms = later.timeout_ms.or(self.timeout_ms);
         self.wall_clock = later.wall_clock.or(self.wall_clock);
         self.verbose |= later.verbose;
+        self.console_channel |= later.console_channel;
         if later.ip.is_some() {
             self.ip = later.ip;
             self.gateway = later.gateway;
@@ -107,6 +119,7 @@ impl BootParams {
             let Some((key, value)) = token.split_once('=') else {
                 match token {
                     "verbose" => params.verbose = true,
+                    crate::channel::BOOT_PARAM => params.console_channel = true,
                     _ => params.unknown.push(token.into()),
                 }
                 continue;
@@ -193,6 +206,7 @@ mod tests {
             timeout_ms: Some(5000),
             wall_clock: Some(1_764_000_000),
             verbose: true,
+            console_channel: true,
             ip: Some(("10.0.0.2".parse().unwrap(), 24)),
             gateway: Some("10.0.0.1".parse().unwrap()),
             dns: vec!["10.0.0.1".parse().unwrap(), "fd00::1".parse().unwrap()],

@@ -34,3 +34,21 @@ pub const fn kernel_status(qemu_status: i32) -> Option<u8> {
         None
     }
 }
+
+/// A host function's error that stopped the application, as one line: its causes from the
+/// outermost in, without the wasm backtrace wasmtime adds as a context of its own. Every target
+/// reports it so, with status 1, as `wasmtime run` does.
+pub fn host_error_message(error: &wasmtime::Error) -> alloc::string::String {
+    let mut message = alloc::string::String::new();
+    for cause in error.chain() {
+        let cause = alloc::string::ToString::to_string(cause);
+        if cause.starts_with("error while executing at wasm backtrace") {
+            continue;
+        }
+        if !message.is_empty() {
+            message.push_str(": ");
+        }
+        message.push_str(&cause);
+    }
+    message
+}

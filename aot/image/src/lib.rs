@@ -9,7 +9,7 @@
 //! ```text
 //! offset  size  field
 //! 0       8     magic "MORGANA\0"
-//! 8       4     format version (little endian), currently 1
+//! 8       4     format version (little endian), currently 3
 //! 12      4     reserved, zero
 //! 16      8     total payload length in bytes, header included
 //! 24      8     FNV-1a 64 checksum of bytes 32..total
@@ -27,6 +27,7 @@
 extern crate alloc;
 
 pub mod boot_params;
+pub mod channel;
 pub mod exit;
 
 use alloc::string::String;
@@ -36,7 +37,7 @@ use core::fmt;
 /// The payload's first bytes.
 pub const MAGIC: [u8; 8] = *b"MORGANA\0";
 /// The payload layout this crate reads and writes.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 /// Where the payload is placed: the first multiple of this after the kernel's end.
 pub const PAYLOAD_ALIGN: u64 = 2 << 20;
 /// The wasmtime version precompiled code is made for; the kernel runs exactly this one.
@@ -96,6 +97,8 @@ pub struct BootConfig {
     pub component_size: u64,
     /// The components composed into it, with their sizes before composition, for `inspect`.
     pub parts: Vec<(String, u64)>,
+    /// The application's standard input is empty (`[run] stdin = "null"`), not the caller's.
+    pub stdin_null: bool,
 }
 
 /// A decoded payload, borrowing the precompiled component from the image.
@@ -244,6 +247,7 @@ impl BootConfig {
             put_bytes(&mut out, name.as_bytes());
             out.extend_from_slice(&size.to_le_bytes());
         }
+        out.push(self.stdin_null as u8);
         out
     }
 
@@ -258,6 +262,11 @@ impl BootConfig {
         let host_interfaces = (0..r.u32()?).map(|_| r.string()).collect::<Option<Vec<_>>>()?;
         let component_size = r.u64()?;
         let parts = (0..r.u32()?).map(|_| Some((r.string()?, r.u64()?))).collect::<Option<Vec<_>>>()?;
+        let stdin_null = match r.take(1)? {
+            [0] => false,
+            [1] => true,
+            _ => return None,
+        };
         Some(BootConfig {
             app_name,
             env,
@@ -268,6 +277,7 @@ impl BootConfig {
             host_interfaces,
             component_size,
             parts,
+            stdin_null,
         })
     }
 }
@@ -342,6 +352,7 @@ mod tests {
                 host_interfaces: vec!["wasi:cli/stdout".into()],
                 component_size: 1234,
                 parts: vec![("app".into(), 1000), ("store".into(), 234)],
+                stdin_null: true,
             },
             component,
         }

@@ -2,9 +2,9 @@
 //! precompiled component in it with the WASI 0.2 host of `morgana-wasi`.
 //!
 //! Rooms: `arch` (boot, descriptor tables, interrupts, APIC timer, loader data, heap),
-//! `drivers` (serial, PIT, RTC, debug-exit), `runtime` (wasmtime's platform hooks). Those three
-//! hold every `unsafe`; the rest — this file, clocks, randomness, the WASI platform, fault
-//! reports — is safe code.
+//! `drivers` (serial, PIT, RTC, debug-exit, PCI, virtio), `runtime` (wasmtime's platform hooks).
+//! Those three hold every `unsafe`; the rest — this file, clocks, randomness, the console
+//! channel, the WASI platform, the network, fault reports — is safe code.
 //!
 //! One address space, one vCPU, cooperative: the component runs on a wasmtime fiber; when it
 //! blocks in `wasi:io/poll`, the executor halts the CPU until the APIC timer's next deadline.
@@ -20,6 +20,7 @@ extern crate alloc;
 
 #[allow(unsafe_code)]
 mod arch;
+mod channel;
 mod console;
 #[allow(unsafe_code)]
 mod drivers;
@@ -42,12 +43,15 @@ use core::pin::Pin;
 use core::task::{Context, Poll};
 
 use morgana_image::boot_params::BootParams;
+use morgana_image::channel::Start;
 use morgana_image::{Payload, exit};
 use morgana_wasi::{ExitStatus, WasiCtx, WasiHostCtxView, WasiHostView};
 use wasmtime::component::{Linker, ResourceTable};
 use wasmtime::{Store, Trap};
 
-use crate::arch::{apic, cpu, gdt, heap, idt, pvh};
+use crate::arch::{apic, cpu, gdt, heap, idt, ioapic, pvh};
+use crate::channel::Channel;
+use crate::drivers::virtio_console::ConsolePort;
 use crate::drivers::serial::{COM1, COM2};
 use crate::drivers::{debug_exit, pit, rtc};
 use crate::platform::KernelPlatform;
@@ -64,6 +68,15 @@ impl Stop {
     }
 }
 
+/// How the application ended.
+enum Ending {
+    /// With its own status, 0 to 255: the console channel carries it whole, QEMU's exit device
+    /// up to [`exit::FIRST_RESERVED`] (above, it says `FIRST_RESERVED - 1`).
+    Status(u8),
+    /// With one of the kernel's reserved statuses (a trap, a timeout).
+    Kernel(u8),
+}
+
 /// Called by the boot code on the boot stack, interrupts off.
 pub fn main(boot_tsc: u64) -> ! {
     COM1.init();
@@ -72,7 +85,8 @@ pub fn main(boot_tsc: u64) -> ! {
     idt::load();
     gdt::load();
     let status = match boot(boot_tsc) {
-        Ok(status) => status,
+        Ok(Ending::Status(status)) => status.min(exit::FIRST_RESERVED - 1),
+        Ok(Ending::Kernel(status)) => status,
         Err(Stop(status, message)) => {
             if !message.is_empty() {
                 kprintln!("morgana kernel: {message}");
@@ -83,7 +97,7 @@ pub fn main(boot_tsc: u64) -> ! {
     debug_exit::exit(status)
 }
 
-fn boot(boot_tsc: u64) -> Result<u8, Stop> {
+fn boot(boot_tsc: u64) -> Result<Ending, Stop> {
     let since_boot_us = |tsc_hz: u64| (cpu::rdtsc() - boot_tsc) as u128 * 1_000_000 / tsc_hz.max(1) as u128;
 
     // The payload's header says how long it is; the heap starts after it.
@@ -159,19 +173,30 @@ fn boot(boot_tsc: u64) -> Result<u8, Stop> {
     }
 
     let config = &payload.config;
-    let mut args = Vec::with_capacity(params.args.len() + 1);
-    args.push(config.app_name.clone());
+    let channel = match params.console_channel {
+        true => Some(open_channel(&params)?),
+        false => None,
+    };
+    let (channel, start) = match channel {
+        Some((channel, start)) => (Some(channel), start),
+        None => (None, Start::default()),
+    };
+    let mut args = Vec::with_capacity(params.args.len() + start.args.len() + 1);
+    // `argv[0]`: what `morgana run` says, else the composed component's file name, as wasmtime gives it.
+    args.push(start.argv0.unwrap_or_else(|| alloc::format!("{}.wasm", config.app_name)));
     args.extend(params.args.iter().cloned());
+    args.extend(start.args);
     let mut env = config.env.clone();
-    for (name, value) in &params.env {
-        env.retain(|(n, _)| n != name);
-        env.push((name.clone(), value.clone()));
+    for (name, value) in params.env.iter().cloned().chain(start.env) {
+        env.retain(|(n, _)| *n != name);
+        env.push((name, value));
     }
     let timeout_ms = params.timeout_ms.or(config.timeout_ms).filter(|ms| *ms > 0);
     #[cfg(feature = "wasi-sockets")]
     let network = net::init(&params, random.next_u64(), verbose);
     let platform = Arc::new(KernelPlatform {
         random,
+        channel: channel.map(spin::Mutex::new),
         #[cfg(feature = "wasi-sockets")]
         network: network.clone(),
     });
@@ -198,6 +223,11 @@ fn boot(boot_tsc: u64) -> Result<u8, Stop> {
             );
         }
     }
+    if let (Some(channel), Ok(Ending::Status(status))) = (&platform.channel, &result) {
+        let mut channel = channel.lock();
+        channel.send_exit(*status);
+        channel.flush();
+    }
     if verbose {
         let (halts, halted_ns) = time::halt_stats();
         kprintln!(
@@ -220,6 +250,22 @@ impl WasiHostView for Host {
     }
 }
 
+/// How long boot waits for `morgana run` to send the start block over the console channel.
+const START_TIMEOUT_NS: u64 = 30_000_000_000;
+
+/// Finds the console channel's device, routes its interrupt and takes the start block.
+fn open_channel(params: &BootParams) -> Result<(Channel, Start), Stop> {
+    let port = ConsolePort::probe(&params.virtio_mmio).map_err(|reason| {
+        Stop(exit::HOST_ERROR, alloc::format!("the `console-channel` boot parameter is given but {reason}").into())
+    })?;
+    ioapic::route(port.gsi, idt::DEVICE_VECTOR);
+    let mut channel = Channel::new(port);
+    let start = channel.wait_start(START_TIMEOUT_NS).ok_or_else(|| {
+        Stop(exit::HOST_ERROR, "the console channel delivered no start block (arguments and environment)".into())
+    })?;
+    Ok((channel, start))
+}
+
 /// Instantiates the component, calls its `wasi:cli/run`, and turns the outcome into a status.
 fn run(
     precompiled: &[u8],
@@ -228,7 +274,7 @@ fn run(
     timeout_ms: Option<u64>,
     verbose_tsc_hz: Option<u64>,
     boot_tsc: u64,
-) -> Result<u8, Stop> {
+) -> Result<Ending, Stop> {
     let host_error = |e: wasmtime::Error| Stop(exit::HOST_ERROR, alloc::format!("{e:?}").into());
     let engine = runtime::engine().map_err(host_error)?;
     if let Some(hz) = verbose_tsc_hz {
@@ -284,19 +330,22 @@ fn run(
         Ok::<_, wasmtime::Error>(result)
     };
     let outcome = morgana_wasi::block_on(&*platform, WithDeadline { inner: Box::pin(call), deadline_ns });
+    // The application's output reaches the host before anything the kernel says of its end.
+    platform.flush_console();
 
     match outcome {
         None => Ok(timed_out(timeout_ms)),
-        Some(Ok(Ok(()))) => Ok(0),
-        Some(Ok(Err(()))) => Ok(1),
+        Some(Ok(Ok(()))) => Ok(Ending::Status(0)),
+        Some(Ok(Err(()))) => Ok(Ending::Status(1)),
         Some(Err(error)) => Ok(classify(error, timeout_ms)),
     }
 }
 
-/// The status for an error out of the guest: an exit, a trap (reported), or a host failure.
-fn classify(error: wasmtime::Error, timeout_ms: Option<u64>) -> u8 {
+/// How an error out of the guest ends it: an exit, a timeout, a trap (reported), or a host
+/// function's error (reported).
+fn classify(error: wasmtime::Error, timeout_ms: Option<u64>) -> Ending {
     if let Some(ExitStatus(status)) = error.downcast_ref::<ExitStatus>() {
-        return (*status).clamp(0, exit::FIRST_RESERVED as i32 - 1) as u8;
+        return Ending::Status((*status).clamp(0, 255) as u8);
     }
     if let Some(trap) = error.downcast_ref::<Trap>() {
         if *trap == Trap::Interrupt && timeout_ms.is_some() {
@@ -306,15 +355,17 @@ fn classify(error: wasmtime::Error, timeout_ms: Option<u64>) -> u8 {
         if let Some(backtrace) = error.downcast_ref::<wasmtime::WasmBacktrace>() {
             kprintln!("{}", backtrace.to_string().trim_end());
         }
-        return exit::TRAP;
+        return Ending::Kernel(exit::TRAP);
     }
-    kprintln!("error: the application failed: {error:?}");
-    exit::HOST_ERROR
+    // A host function's error (poll on an empty list, a resource dropped before its
+    // children, ...): reported, and status 1, as under `wasmtime run`.
+    kprintln!("error: the application failed: {}", exit::host_error_message(&error));
+    Ending::Status(1)
 }
 
-fn timed_out(timeout_ms: Option<u64>) -> u8 {
+fn timed_out(timeout_ms: Option<u64>) -> Ending {
     kprintln!("error: the application ran longer than its timeout of {} ms and was stopped", timeout_ms.unwrap_or(0));
-    exit::TIMEOUT
+    Ending::Kernel(exit::TIMEOUT)
 }
 
 /// Resolves to `None` once the deadline passes, even while the inner future sleeps.

@@ -23,18 +23,11 @@ const DHCP_WAIT_NS: u64 = 5_000_000_000;
 /// Finds the virtio-net device, routes its interrupt, starts the stack (statically configured
 /// by the `ip`, `gateway` and `dns` boot parameters, else by DHCP) and waits for DHCP.
 pub fn init(params: &BootParams, seed: u64, verbose: bool) -> Option<Arc<Network>> {
-    let announced = &params.virtio_mmio;
-    // Unless announced, microvm numbers its virtio-mmio interrupts from GSI 24 with a second
-    // I/O APIC, else from 16 (with ACPI on, as when nothing was announced).
-    let irq_base = if ioapic::has_second() { 24 } else { 16 };
-    let Some(mut device) = NetDevice::probe(irq_base) else {
+    let Some(device) = NetDevice::probe(&params.virtio_mmio) else {
         kprintln!("morgana kernel: warning: the application uses sockets but the VM has no virtio-net device");
         return None;
     };
-    if let Some((_, irq)) = announced.iter().find(|(base, _)| Some(*base) == device.mmio_base) {
-        device.gsi = *irq;
-    }
-    ioapic::route(device.gsi, idt::NET_VECTOR);
+    ioapic::route(device.gsi, idt::DEVICE_VECTOR);
     let mac = device.mac_address();
     let now = Instant::from_micros((time::now_ns() / 1000) as i64);
     let config = match params.ip {

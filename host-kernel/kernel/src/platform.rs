@@ -1,17 +1,31 @@
 //! The machine as the WASI host sees it (`morgana_wasi::Platform`): TSC clocks, the RTC,
-//! the ChaCha20 generator, the serial consoles, and halting until the next deadline.
+//! the ChaCha20 generator, the standard streams (the console channel when `morgana run` set
+//! one up, else the serial ports and an empty input), and halting until the next deadline.
 
-use morgana_wasi::{ConsoleStream, Platform, WallTime};
+use morgana_wasi::{ConsoleClosed, ConsoleStream, Platform, StdinRead, WallTime};
+use spin::Mutex;
 
+use crate::channel::Channel;
 use crate::drivers::serial::{COM1, COM2};
 use crate::random::Random;
 use crate::time;
 
 pub struct KernelPlatform {
     pub random: Random,
+    /// The console channel to `morgana run`, when there is one.
+    pub channel: Option<Mutex<Channel>>,
     /// The network stack, polled whenever the application waits.
     #[cfg(feature = "wasi-sockets")]
     pub network: Option<alloc::sync::Arc<crate::net::Network>>,
+}
+
+impl KernelPlatform {
+    /// Waits until the host has written out all the application's output.
+    pub fn flush_console(&self) {
+        if let Some(channel) = &self.channel {
+            channel.lock().flush();
+        }
+    }
 }
 
 impl Platform for KernelPlatform {
@@ -37,16 +51,42 @@ impl Platform for KernelPlatform {
     fn insecure_seed(&self) -> (u64, u64) {
         self.random.insecure_seed()
     }
-    fn console_write(&self, stream: ConsoleStream, bytes: &[u8]) {
+    fn console_write(&self, stream: ConsoleStream, bytes: &[u8]) -> Result<(), ConsoleClosed> {
+        if let Some(channel) = &self.channel {
+            return channel.lock().write(stream, bytes);
+        }
         match stream {
             ConsoleStream::Stdout => COM1.write(bytes),
             ConsoleStream::Stderr => COM2.write(bytes),
         }
+        Ok(())
+    }
+    fn console_capacity(&self, stream: ConsoleStream) -> Result<usize, ConsoleClosed> {
+        match &self.channel {
+            Some(channel) => channel.lock().capacity(stream),
+            None => Ok(usize::MAX),
+        }
+    }
+    fn stdin_read(&self, max: usize) -> StdinRead {
+        match &self.channel {
+            Some(channel) => channel.lock().read_stdin(max),
+            None => StdinRead::End,
+        }
+    }
+    fn stdin_ready(&self) -> bool {
+        self.channel.as_ref().is_none_or(|channel| channel.lock().stdin_ready())
     }
     fn wake_at(&self, deadline: u64) {
         time::wake_at(deadline);
     }
     fn idle(&self) {
+        if let Some(channel) = &self.channel {
+            let mut channel = channel.lock();
+            channel.pump();
+            if channel.is_busy() {
+                return;
+            }
+        }
         #[cfg(feature = "wasi-sockets")]
         if let Some(network) = &self.network {
             return crate::net::idle(network);

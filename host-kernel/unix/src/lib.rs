@@ -3,8 +3,10 @@
 //!
 //! It promises what `wasmtime run` promises for the same component: the same host interfaces
 //! ([`HOST_PACKAGES`]), standard streams inherited, arguments and environment as given, the
-//! exit status as wasmtime reports it (`wasi:cli/exit` carries ok or err, so 0 or 1), and a
-//! trap reported with its message and wasm backtrace and status [`TRAP_EXIT_STATUS`]. The
+//! exit status as wasmtime reports it (`wasi:cli/exit` carries ok or err, so 0 or 1), a trap
+//! reported with its message and wasm backtrace and status [`TRAP_EXIT_STATUS`], and a host
+//! function's error (poll on an empty list, say) reported with status
+//! [`HOST_ERROR_EXIT_STATUS`]. The
 //! network is reachable only when the caller allows it.
 //!
 //! Compiled code is cached the way the wasmtime CLI caches it (`~/.cache/wasmtime`), so a
@@ -24,6 +26,9 @@ pub const HOST_PACKAGES: &[&str] =
 /// The status of a run that trapped, as the wasmtime CLI reports it on Unix (128 + SIGABRT).
 pub const TRAP_EXIT_STATUS: i32 = 134;
 
+/// The status of a run that a host function stopped with an error, as `wasmtime run` reports it.
+pub const HOST_ERROR_EXIT_STATUS: i32 = 1;
+
 /// The status of a run stopped by its timeout, as `timeout(1)` reports it.
 pub const TIMEOUT_EXIT_STATUS: i32 = 124;
 
@@ -34,6 +39,8 @@ pub struct RunConfig {
     pub program: String,
     /// The arguments after `argv[0]`.
     pub args: Vec<String>,
+    /// Whether the component reads this process's standard input (else an empty one).
+    pub stdin: bool,
     /// Environment variables in order; a later value for the same name wins.
     pub env: Vec<(String, String)>,
     /// Whether the component may use the host's network (sockets and name lookup).
@@ -49,6 +56,10 @@ pub enum Exit {
     Status(i32),
     /// The component ran past its timeout.
     Timeout(std::time::Duration),
+    /// A host function failed in a way that stops the component without a trap (such as
+    /// `poll` on an empty list, or dropping a resource that still has children): `wasmtime run`
+    /// reports the error and exits with 1.
+    HostError(String),
     /// The component trapped.
     Trap {
         /// What trapped, e.g. "wasm `unreachable` instruction executed".
@@ -64,6 +75,7 @@ impl Exit {
         match self {
             Exit::Status(status) => *status,
             Exit::Timeout(_) => TIMEOUT_EXIT_STATUS,
+            Exit::HostError(_) => HOST_ERROR_EXIT_STATUS,
             Exit::Trap { .. } => TRAP_EXIT_STATUS,
         }
     }
@@ -83,8 +95,6 @@ pub enum RunError {
     NotACommand,
     #[error("the unix host cannot satisfy this component's imports: {0}")]
     Link(String),
-    #[error("the component could not be started: {0}")]
-    Instantiate(String),
 }
 
 /// A wasmtime engine configured for running components, reusable across runs.
@@ -123,7 +133,10 @@ impl Runner {
         let pre = linker.instantiate_pre(&component).map_err(|e| RunError::Link(format!("{e:#}")))?;
 
         let mut wasi = WasiCtx::builder();
-        wasi.inherit_stdio().arg(&config.program).args(&config.args).envs(&config.env);
+        wasi.inherit_stdout().inherit_stderr().arg(&config.program).args(&config.args).envs(&config.env);
+        if config.stdin {
+            wasi.inherit_stdin();
+        }
         if config.network {
             wasi.inherit_network().allow_tcp(true).allow_udp(true).allow_ip_name_lookup(true);
         }
@@ -139,14 +152,16 @@ impl Runner {
         // Dropped when this function returns, which stops the watchdog.
         let _watchdog = config.timeout.map(|timeout| watch(self.engine.clone(), timeout));
 
-        let command = match pre.instantiate(&mut store).and_then(|i| Command::new(&mut store, &i)) {
-            Ok(command) => command,
-            Err(e) => return classify(e, config.timeout).map_err(RunError::Instantiate),
-        };
-        match command.wasi_cli_run().call_run(&mut store) {
+        // Instantiating runs the component's start functions: what fails there fails the run,
+        // as it does under `wasmtime run`.
+        let result = pre
+            .instantiate(&mut store)
+            .and_then(|i| Command::new(&mut store, &i))
+            .and_then(|command| command.wasi_cli_run().call_run(&mut store));
+        match result {
             Ok(Ok(())) => Ok(Exit::Status(0)),
             Ok(Err(())) => Ok(Exit::Status(1)),
-            Err(e) => classify(e, config.timeout).map_err(RunError::Instantiate),
+            Err(e) => Ok(classify(e, config.timeout)),
         }
     }
 }
@@ -175,19 +190,19 @@ pub fn timeout_message(timeout: std::time::Duration) -> String {
     format!("error: the application ran longer than its timeout of {} ms and was stopped", timeout.as_millis())
 }
 
-/// Sorts an error out of the guest into an exit, a trap, or a host failure.
-fn classify(error: wasmtime::Error, timeout: Option<std::time::Duration>) -> Result<Exit, String> {
+/// Sorts an error out of the guest into an exit, a timeout, a trap, or a host error.
+fn classify(error: wasmtime::Error, timeout: Option<std::time::Duration>) -> Exit {
     if let Some(exit) = error.downcast_ref::<I32Exit>() {
-        return Ok(Exit::Status(exit.0));
+        return Exit::Status(exit.0);
     }
     if let (Some(wasmtime::Trap::Interrupt), Some(timeout)) = (error.downcast_ref::<wasmtime::Trap>(), timeout) {
-        return Ok(Exit::Timeout(timeout));
+        return Exit::Timeout(timeout);
     }
     if let Some(trap) = error.downcast_ref::<wasmtime::Trap>() {
         let backtrace = error.downcast_ref::<wasmtime::WasmBacktrace>().map(|b| b.to_string());
-        return Ok(Exit::Trap { message: trap.to_string(), backtrace });
+        return Exit::Trap { message: trap.to_string(), backtrace };
     }
-    Err(format!("{error:#}"))
+    Exit::HostError(morgana_image::exit::host_error_message(&error))
 }
 
 struct Host {

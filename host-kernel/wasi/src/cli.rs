@@ -1,19 +1,22 @@
 //! `wasi:cli`: the environment, exit, and the standard streams, as wasmtime-wasi provides them
-//! to a command with no stdin and stdout/stderr going to a console that is not a terminal.
+//! to a command whose standard streams are pipes, not terminals.
 //!
 //! - `environment`: the [`WasiCtx`](crate::WasiCtx)'s arguments and variables; no initial
 //!   working directory.
 //! - `exit`: unwinds the guest with [`ExitStatus`]: `exit(ok)` 0, `exit(err)` 1,
 //!   `exit-with-code(n)` n.
-//! - `stdin`: a stream already at end of file.
-//! - `stdout`, `stderr`: streams whose writes go straight to [`Platform::console_write`]; they
-//!   are always ready, and flushing does nothing.
+//! - `stdin`: [`Platform::stdin_read`]: reads take what has arrived, `closed` at the end.
+//! - `stdout`, `stderr`: writes go to [`Platform::console_write`] as far as
+//!   [`Platform::console_capacity`] allows (at most 64 KiB at once, wasmtime-wasi's figure); a
+//!   full console makes the stream not ready until it drains, a closed one fails writes with
+//!   `closed`. Flushing does nothing more: the platform delivers everything it took.
 //! - `terminal-*`: none of the streams is a terminal, so every `get-terminal-*` returns none.
 
 use alloc::boxed::Box; // async_trait's expansion names `Box`
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::task::Poll;
 use wasmtime::component::{Linker, Resource};
 use wasmtime_wasi_io::bytes::Bytes;
 use wasmtime_wasi_io::poll::Pollable;
@@ -27,7 +30,7 @@ use crate::bindings::wasi::cli::{
     terminal_stdout,
 };
 use crate::ctx::{WasiHost, WasiHostCtxView, WasiHostView};
-use crate::platform::{ConsoleStream, Platform};
+use crate::platform::{ConsoleClosed, ConsoleStream, Platform, StdinRead};
 
 /// How many bytes a console stream's `check-write` allows at once (wasmtime-wasi's figure).
 pub const CONSOLE_WRITE_BUDGET: usize = 64 * 1024;
@@ -78,7 +81,7 @@ impl exit::Host for WasiHostCtxView<'_> {
 
 impl stdin::Host for WasiHostCtxView<'_> {
     fn get_stdin(&mut self) -> wasmtime::Result<Resource<DynInputStream>> {
-        let stream: DynInputStream = Box::new(EmptyStdin);
+        let stream: DynInputStream = Box::new(Stdin { platform: Arc::clone(self.ctx.platform()) });
         Ok(self.table.push(stream)?)
     }
 }
@@ -136,22 +139,30 @@ impl terminal_stderr::Host for WasiHostCtxView<'_> {
     }
 }
 
-/// Standard input: at end of file from the start (wasmtime-wasi's `ClosedInputStream`).
-struct EmptyStdin;
+/// Standard input: the platform's, read as the guest asks.
+struct Stdin {
+    platform: Arc<dyn Platform>,
+}
 
 #[wasmtime_wasi_io::async_trait]
-impl InputStream for EmptyStdin {
-    fn read(&mut self, _size: usize) -> StreamResult<Bytes> {
-        Err(StreamError::Closed)
+impl InputStream for Stdin {
+    fn read(&mut self, size: usize) -> StreamResult<Bytes> {
+        match self.platform.stdin_read(size) {
+            StdinRead::Bytes(bytes) => Ok(Bytes::from(bytes)),
+            StdinRead::Wait => Ok(Bytes::new()),
+            StdinRead::End => Err(StreamError::Closed),
+        }
     }
 }
 
 #[wasmtime_wasi_io::async_trait]
-impl Pollable for EmptyStdin {
-    async fn ready(&mut self) {}
+impl Pollable for Stdin {
+    async fn ready(&mut self) {
+        core::future::poll_fn(|_| if self.platform.stdin_ready() { Poll::Ready(()) } else { Poll::Pending }).await
+    }
 }
 
-/// Standard output or error: every write goes to the console at once.
+/// Standard output or error: writes go to the platform's console as far as it takes them.
 struct Console {
     platform: Arc<dyn Platform>,
     stream: ConsoleStream,
@@ -163,11 +174,14 @@ impl Console {
     }
 }
 
+fn closed(_: ConsoleClosed) -> StreamError {
+    StreamError::Closed
+}
+
 #[wasmtime_wasi_io::async_trait]
 impl OutputStream for Console {
     fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
-        self.platform.console_write(self.stream, &bytes);
-        Ok(())
+        self.platform.console_write(self.stream, &bytes).map_err(closed)
     }
 
     fn flush(&mut self) -> StreamResult<()> {
@@ -175,11 +189,18 @@ impl OutputStream for Console {
     }
 
     fn check_write(&mut self) -> StreamResult<usize> {
-        Ok(CONSOLE_WRITE_BUDGET)
+        Ok(self.platform.console_capacity(self.stream).map_err(closed)?.min(CONSOLE_WRITE_BUDGET))
     }
 }
 
 #[wasmtime_wasi_io::async_trait]
 impl Pollable for Console {
-    async fn ready(&mut self) {}
+    async fn ready(&mut self) {
+        // Ready once there is room, or once the stream is closed (the next write says so).
+        core::future::poll_fn(|_| match self.platform.console_capacity(self.stream) {
+            Ok(0) => Poll::Pending,
+            _ => Poll::Ready(()),
+        })
+        .await
+    }
 }

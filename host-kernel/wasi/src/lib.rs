@@ -1,9 +1,10 @@
 //! A `no_std` WASI 0.2 host for wasmtime, so that Morgana's kernel can run a component built for
 //! `wasm32-wasip2` (a plain Rust std program, say) unchanged.
 //!
-//! It promises the behaviour of wasmtime-wasi 48 for a command run with no stdin, a console that
-//! is not a terminal, no preopened directories, and either no network or the one the embedder
-//! gives it, over these interfaces, each a module with its own `add_to_linker` and a cargo
+//! It promises the behaviour of wasmtime-wasi 48 for a command whose standard streams are pipes
+//! (the platform's: input read as the guest asks, output that may push back or close), no
+//! preopened directories, and either no network or the one the embedder gives it, over these
+//! interfaces, each a module with its own `add_to_linker` and a cargo
 //! feature of the same name (all on by default):
 //!
 //! - [`cli`]: `environment`, `exit`, `stdin`, `stdout`, `stderr`, `terminal-*`.
@@ -92,7 +93,7 @@ pub mod random;
 pub use ctx::{WasiCtx, WasiHostCtxView, WasiHostView};
 pub use error::{ExitStatus, FsError, SocketError, StreamFailure};
 pub use executor::block_on;
-pub use platform::{ConsoleStream, Platform, WallTime};
+pub use platform::{ConsoleClosed, ConsoleStream, Platform, StdinRead, WallTime};
 
 use wasmtime::component::Linker;
 

@@ -16,6 +16,22 @@ pub enum ConsoleStream {
     Stderr,
 }
 
+/// A console stream that takes nothing more: whoever read it is gone (a closed pipe). Writes
+/// then fail with `closed`, as wasmtime-wasi reports a broken pipe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConsoleClosed;
+
+/// What a read of standard input found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StdinRead {
+    /// Bytes (never empty unless zero were asked for).
+    Bytes(alloc::vec::Vec<u8>),
+    /// Nothing yet; more may come.
+    Wait,
+    /// The input is over.
+    End,
+}
+
 /// The machine under the WASI host. [`block_on`](crate::block_on) relies on the pair
 /// [`wake_at`](Platform::wake_at)/[`idle`](Platform::idle): a waiting guest's clock pollables
 /// call `wake_at` with their deadline, then the executor calls `idle`.
@@ -34,8 +50,24 @@ pub trait Platform: Send + Sync + 'static {
     fn insecure_random(&self) -> u64;
     /// A per-boot seed for hash tables and the like.
     fn insecure_seed(&self) -> (u64, u64);
-    /// Writes all of `bytes` to the console stream.
-    fn console_write(&self, stream: ConsoleStream, bytes: &[u8]);
+    /// Takes all of `bytes` for the console stream (never more than
+    /// [`console_capacity`](Platform::console_capacity) allowed).
+    fn console_write(&self, stream: ConsoleStream, bytes: &[u8]) -> Result<(), ConsoleClosed>;
+    /// How many bytes [`console_write`](Platform::console_write) takes now: 0 while earlier
+    /// output still waits for its reader (the guest then waits, as on a full pipe).
+    fn console_capacity(&self, _stream: ConsoleStream) -> Result<usize, ConsoleClosed> {
+        Ok(usize::MAX)
+    }
+    /// Takes up to `max` bytes of standard input. The default: none, ever (an empty input).
+    fn stdin_read(&self, _max: usize) -> StdinRead {
+        StdinRead::End
+    }
+    /// Whether [`stdin_read`](Platform::stdin_read) would return bytes or the end. An
+    /// implementation whose input arrives by interrupt makes [`idle`](Platform::idle) return
+    /// when it does.
+    fn stdin_ready(&self) -> bool {
+        true
+    }
     /// Asks to be woken no later than `deadline` (monotonic nanoseconds) from the next
     /// [`Platform::idle`]. Several calls keep the earliest deadline.
     fn wake_at(&self, deadline: u64);

@@ -26,7 +26,7 @@ use morgana_wasi::bindings::wasi::sockets::tcp::ShutdownType;
 use morgana_wasi::bindings::wasi::sockets::udp::OutgoingDatagram;
 use morgana_wasi::bindings::wasi::sockets::{instance_network, tcp_create_socket, udp_create_socket};
 use morgana_wasi::{
-    ConsoleStream, ExitStatus, Platform, SocketError, WallTime, WasiCtx, WasiHostCtxView, WasiHostView, block_on,
+    ConsoleClosed, ConsoleStream, ExitStatus, Platform, SocketError, WallTime, WasiCtx, WasiHostCtxView, WasiHostView, block_on,
 };
 use wasmtime::Store;
 use wasmtime::component::{Component, Linker, Resource, ResourceTable};
@@ -164,11 +164,12 @@ impl Platform for NetPlatform {
     fn insecure_seed(&self) -> (u64, u64) {
         (1, 2)
     }
-    fn console_write(&self, stream: ConsoleStream, bytes: &[u8]) {
+    fn console_write(&self, stream: ConsoleStream, bytes: &[u8]) -> Result<(), ConsoleClosed> {
         match stream {
             ConsoleStream::Stdout => self.stdout.lock().unwrap().extend_from_slice(bytes),
             ConsoleStream::Stderr => eprint!("{}", String::from_utf8_lossy(bytes)),
         }
+        Ok(())
     }
     fn wake_at(&self, deadline: u64) {
         let mut earliest = self.deadline.lock().unwrap();

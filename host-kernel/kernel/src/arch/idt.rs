@@ -9,8 +9,9 @@ use super::gdt::EMERGENCY_IST;
 
 /// The local APIC timer's vector.
 pub const TIMER_VECTOR: u8 = 0x20;
-/// The network device's vector.
-pub const NET_VECTOR: u8 = 0x30;
+/// The vector of every device interrupt (network, console): each only wakes the CPU, and the
+/// idle loop looks at every device.
+pub const DEVICE_VECTOR: u8 = 0x30;
 /// The local APIC's spurious-interrupt vector.
 pub const SPURIOUS_VECTOR: u8 = 0xFF;
 
@@ -180,7 +181,7 @@ pub fn load() {
             idt[vector] = gate(stub, ist);
         }
         idt[TIMER_VECTOR as usize] = gate(stubs[32], 0);
-        idt[NET_VECTOR as usize] = gate(stubs[33], 0);
+        idt[DEVICE_VECTOR as usize] = gate(stubs[33], 0);
         idt[SPURIOUS_VECTOR as usize] = gate(stubs[34], 0);
         #[repr(C, packed)]
         struct Pointer {
@@ -196,7 +197,7 @@ pub fn load() {
 extern "C" fn interrupt_dispatch(frame: &InterruptFrame) {
     match frame.vector as u8 {
         TIMER_VECTOR => super::apic::timer_interrupt(),
-        NET_VECTOR => super::apic::device_interrupt(),
+        DEVICE_VECTOR => super::apic::device_interrupt(),
         SPURIOUS_VECTOR => {}
         _ => crate::fault::cpu_exception(frame, super::cpu::cr2()),
     }

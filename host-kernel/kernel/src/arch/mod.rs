@@ -8,6 +8,5 @@ pub mod cpu;
 pub mod gdt;
 pub mod heap;
 pub mod idt;
-#[cfg(feature = "wasi-sockets")]
 pub mod ioapic;
 pub mod pvh;

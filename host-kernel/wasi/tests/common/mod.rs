@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use morgana_wasi::{ConsoleStream, Platform, WallTime, WasiCtx, WasiHostCtxView, WasiHostView};
+use morgana_wasi::{ConsoleClosed, ConsoleStream, Platform, WallTime, WasiCtx, WasiHostCtxView, WasiHostView};
 use wasmtime::component::ResourceTable;
 use wasmtime::{Config, Engine};
 
@@ -104,12 +104,13 @@ impl Platform for FakePlatform {
         SEED
     }
 
-    fn console_write(&self, stream: ConsoleStream, bytes: &[u8]) {
+    fn console_write(&self, stream: ConsoleStream, bytes: &[u8]) -> Result<(), ConsoleClosed> {
         let sink = match stream {
             ConsoleStream::Stdout => &self.stdout,
             ConsoleStream::Stderr => &self.stderr,
         };
         sink.lock().unwrap().extend_from_slice(bytes);
+        Ok(())
     }
 
     fn wake_at(&self, deadline: u64) {
