@@ -117,6 +117,10 @@ struct RunOptions {
     /// Let the application use this machine's network, even if the manifest does not
     #[arg(long)]
     network: bool,
+    /// Preopen a directory of this machine for the application, as `wasmtime run --dir`
+    /// (GUEST defaults to HOST): read-write on unix; on qemu a read-only copy
+    #[arg(long = "dir", value_name = "HOST[::GUEST]")]
+    dirs: Vec<String>,
     /// The application's `argv[0]` (by default the composed component's file name, as
     /// `wasmtime run` gives it)
     #[arg(long, value_name = "NAME")]
@@ -253,6 +257,11 @@ fn parse_env(pairs: &[String]) -> Result<Vec<(String, String)>> {
             }
         })
         .collect()
+}
+
+/// `--dir HOST[::GUEST]` as wasmtime reads it: the guest path is the host's when not given.
+fn parse_dir(text: &str) -> (&str, &str) {
+    text.split_once("::").unwrap_or((text, text))
 }
 
 /// Baked environment with command-line values laid over it.

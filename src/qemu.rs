@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use anyhow::{Context, Result, bail};
 use clap::ValueEnum;
 use morgana_aot::{BootConfig, Payload};
-use morgana_compose::manifest::PortForward;
+use morgana_compose::manifest::{DirSource, DirSpec, PortForward};
 use morgana_compose::{AppInfo, ComponentInfo, human_size};
 use morgana_image::boot_params::{BootParams, MAX_COMMAND_LINE};
 use morgana_image::channel::Start;
@@ -114,8 +114,10 @@ pub fn build_image(input: &Input, small: bool, output: Option<PathBuf>) -> Resul
         stdin_null: app.stdin == morgana_compose::manifest::StdinMode::Null,
     };
 
-    // The same kernel, component and configuration make the same image: reuse it.
-    let key = image_key(&kernel, &bytes, &config, &app);
+    let dirs = baked_dirs(&app.dirs)?;
+
+    // The same kernel, component, configuration and directories make the same image: reuse it.
+    let key = image_key(&kernel, &bytes, &config, &app, &dirs);
     let key_path = path.with_extension("img.key");
     if path.is_file() && std::fs::read_to_string(&key_path).is_ok_and(|k| k == key) {
         report::step("Fresh", &path.display().to_string());
@@ -129,6 +131,16 @@ pub fn build_image(input: &Input, small: bool, output: Option<PathBuf>) -> Resul
         target: morgana_image::KERNEL_TARGET.into(),
         config,
         component: &precompiled,
+        dirs: dirs
+            .iter()
+            .map(|(guest, dir)| morgana_image::PayloadDir {
+                guest: guest.clone(),
+                contents: match dir {
+                    BakedDir::Archive(bytes) => morgana_image::DirContents::Archive(bytes),
+                    BakedDir::Scratch(capacity) => morgana_image::DirContents::Scratch { capacity: *capacity },
+                },
+            })
+            .collect(),
     };
     let image = morgana_aot::link_image(&kernel, &payload)?;
     let _ = std::fs::remove_file(&key_path);
@@ -145,6 +157,41 @@ pub fn build_image(input: &Input, small: bool, output: Option<PathBuf>) -> Resul
         ),
     );
     Ok(path)
+}
+
+/// A `[dirs]` entry as an image carries it.
+enum BakedDir {
+    /// A read-only copy: the directory's archive.
+    Archive(Vec<u8>),
+    /// An empty writable directory of at most this many bytes.
+    Scratch(u64),
+}
+
+/// Archives the manifest's directories for the image, in order.
+fn baked_dirs(dirs: &[DirSpec]) -> Result<Vec<(String, BakedDir)>> {
+    let mut baked = Vec::new();
+    for dir in dirs {
+        let contents = match &dir.source {
+            DirSource::Host { read_only: false, path } => bail!(
+                "[dirs] \"{}\": {} is writable (read-only = false), but an image carries a read-only copy and the VM has nowhere to write back to; make it read-only, or use `scratch` for a writable directory in memory",
+                dir.guest,
+                path.display()
+            ),
+            DirSource::Host { path, .. } => BakedDir::Archive(archive(&dir.guest, path)?),
+            DirSource::Scratch { bytes } => BakedDir::Scratch(*bytes),
+        };
+        baked.push((dir.guest.clone(), contents));
+    }
+    Ok(baked)
+}
+
+/// A directory's archive, saying what it left out.
+fn archive(guest: &str, path: &Path) -> Result<Vec<u8>> {
+    let (bytes, skipped) = morgana_compose::dirs::archive_dir(guest, path)?;
+    for skip in skipped {
+        report::warning(&format!("{} is left out of \"{guest}\": {}", skip.path.display(), skip.reason));
+    }
+    Ok(bytes)
 }
 
 /// Boot parameters for a static network configuration, checked.
@@ -170,9 +217,15 @@ fn linked_interfaces(features: &[String]) -> Vec<String> {
         .collect()
 }
 
-fn image_key(kernel: &[u8], component: &[u8], config: &BootConfig, app: &AppInfo) -> String {
+fn image_key(kernel: &[u8], component: &[u8], config: &BootConfig, app: &AppInfo, dirs: &[(String, BakedDir)]) -> String {
     let mut text = format!("{config:?} {} {}", app.name, morgana_image::WASMTIME_VERSION);
     text.push_str(&format!(" {:016x}", morgana_image::fnv1a(kernel)));
+    for (guest, dir) in dirs {
+        match dir {
+            BakedDir::Archive(bytes) => text.push_str(&format!(" {guest}={:016x}", morgana_image::fnv1a(bytes))),
+            BakedDir::Scratch(capacity) => text.push_str(&format!(" {guest}=scratch:{capacity}")),
+        }
+    }
     format!("{text} {:016x}\n", morgana_image::fnv1a(component))
 }
 
@@ -225,15 +278,39 @@ pub fn run(
             command_line.len()
         );
     }
-    // Arguments and environment travel over the console channel, whatever their size; what
-    // the VM's memory cannot hold is refused here rather than lost there.
-    let start = Start { argv0, args, env };
+    // Arguments, environment and `--dir` copies travel over the console channel, whatever
+    // their size; what the VM's memory cannot hold is refused here rather than lost there.
+    let mut dirs = Vec::new();
+    for dir in &options.dirs {
+        let (host, guest) = crate::parse_dir(dir);
+        dirs.push((guest.to_string(), archive(guest, Path::new(host))?));
+    }
+    if !dirs.is_empty() {
+        report::note("on the qemu target, --dir gives the VM a read-only copy of the directory");
+    }
+    let start = Start { argv0, args, env, dirs };
     let start_len: usize = start.args.iter().map(String::len).sum::<usize>()
-        + start.env.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
+        + start.env.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>()
+        + start.dirs.iter().map(|(_, archive)| archive.len()).sum::<usize>();
     if start_len > morgana_image::channel::MAX_START || (start_len as u64) * 4 > memory_mib << 20 {
         bail!(
-            "the arguments and environment take {}, too much for a VM with {memory_mib} MiB of memory; give it more (--memory) or pass less",
+            "the arguments, environment and --dir copies take {}, too much for a VM with {memory_mib} MiB of memory; give it more (--memory) or pass less",
             morgana_compose::human_size(start_len as u64)
+        );
+    }
+    let scratch: u64 = payload
+        .dirs
+        .iter()
+        .map(|d| match d.contents {
+            morgana_image::DirContents::Scratch { capacity } => capacity,
+            morgana_image::DirContents::Archive(_) => 0,
+        })
+        .sum();
+    if scratch > (memory_mib << 20) / 2 {
+        bail!(
+            "the scratch directories may hold {}, more than half the VM's {memory_mib} MiB of memory; give it more (--memory {}M) or make them smaller",
+            morgana_compose::human_size(scratch),
+            (scratch >> 20) * 2 + needed_mib
         );
     }
     let mut ports = Vec::new();

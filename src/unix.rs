@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use morgana_compose::AppInfo;
+use morgana_compose::manifest::DirSource;
 
 use crate::{FAILURE, RunOptions, merge_env, report};
 
@@ -16,9 +17,29 @@ pub fn run(
     options: &RunOptions,
 ) -> Result<u8> {
     let app = app.unwrap_or_else(|| AppInfo::unnamed("app"));
+    // Scratch directories live as long as the run.
+    let mut scratch = Vec::new();
+    let mut preopens = Vec::new();
+    for dir in &app.dirs {
+        let (host, read_only) = match &dir.source {
+            DirSource::Host { path, read_only } => (path.clone(), *read_only),
+            DirSource::Scratch { .. } => {
+                let temp = tempfile::Builder::new().prefix("morgana-scratch-").tempdir()?;
+                let path = temp.path().to_path_buf();
+                scratch.push(temp);
+                (path, false)
+            }
+        };
+        preopens.push(morgana_unix::Preopen { host, guest: dir.guest.clone(), read_only });
+    }
+    for dir in &options.dirs {
+        let (host, guest) = crate::parse_dir(dir);
+        preopens.push(morgana_unix::Preopen { host: host.into(), guest: guest.into(), read_only: false });
+    }
     let config = morgana_unix::RunConfig {
         program: argv0.unwrap_or_else(|| format!("{}.wasm", app.name)),
         stdin: app.stdin == morgana_compose::manifest::StdinMode::Inherit,
+        preopens,
         args,
         env: merge_env(app.env, env),
         network: options.network || app.network,

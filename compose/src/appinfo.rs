@@ -32,6 +32,9 @@ pub struct AppInfo {
     /// Where standard input comes from.
     #[serde(default)]
     pub stdin: crate::manifest::StdinMode,
+    /// Preopened directories, in the order the application sees them.
+    #[serde(default)]
+    pub dirs: Vec<crate::manifest::DirSpec>,
     /// The components composed into this one.
     pub parts: Vec<Part>,
 }
@@ -61,6 +64,7 @@ impl AppInfo {
             ports: Vec::new(),
             net: None,
             stdin: Default::default(),
+            dirs: Vec::new(),
             parts: Vec::new(),
         }
     }
@@ -105,6 +109,10 @@ mod tests {
             ports: vec!["8080:80".into()],
             net: None,
             stdin: crate::manifest::StdinMode::Null,
+            dirs: vec![crate::manifest::DirSpec {
+                guest: "/tmp".into(),
+                source: crate::manifest::DirSource::Scratch { bytes: 1 << 20 },
+            }],
             parts: vec![Part { name: "app".into(), origin: "cargo crate .".into(), size: 42 }],
         };
         let mut component = wat::parse_str("(component)").unwrap();

@@ -20,6 +20,7 @@
 pub mod appinfo;
 pub mod cargo;
 pub mod component;
+pub mod dirs;
 pub mod graph;
 pub mod host;
 pub mod kv;
@@ -43,6 +44,8 @@ pub enum ComposeError {
     Cargo(#[from] cargo::CargoError),
     #[error(transparent)]
     Kv(#[from] kv::KvError),
+    #[error(transparent)]
+    Dir(#[from] dirs::DirError),
     #[error("component `{name}`: {error}")]
     Component { name: String, error: component::FileError },
     #[error(transparent)]
@@ -187,6 +190,11 @@ pub fn compose(manifest: &Manifest, parts: &[LoadedPart], host: &HostInterfaces)
         });
     }
 
+    for dir in &manifest.dirs {
+        if let manifest::DirSource::Host { path, .. } = &dir.source {
+            dirs::check(&dir.guest, path)?;
+        }
+    }
     let info = AppInfo {
         name: manifest.name.clone(),
         env: manifest.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
@@ -196,6 +204,7 @@ pub fn compose(manifest: &Manifest, parts: &[LoadedPart], host: &HostInterfaces)
         ports: manifest.run.ports.iter().map(|p| p.to_string()).collect(),
         net: manifest.net.clone(),
         stdin: manifest.run.stdin,
+        dirs: manifest.dirs.clone(),
         parts: used
             .iter()
             .map(|&i| appinfo::Part {

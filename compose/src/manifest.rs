@@ -20,6 +20,11 @@
 //! [kv.site]
 //! dir = "site"                     # baked into a generated morgana:kv/store component
 //!
+//! [dirs]                           # preopened directories, by the path the app sees
+//! "/data" = { path = "data" }      # a directory of this machine, read-only unless
+//!                                  # read-only = false (unix target only)
+//! "/tmp" = { scratch = "8M" }      # an empty writable one, at most this big
+//!
 //! [env]
 //! GREETING = "hello"               # baked environment variables
 //!
@@ -40,7 +45,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// The file name `morgana` looks for in a directory.
 pub const MANIFEST_FILE: &str = "unikernel.toml";
@@ -64,6 +69,37 @@ pub struct RawManifest {
     #[serde(default)]
     pub run: RunSettings,
     pub net: Option<NetSettings>,
+    #[serde(default)]
+    pub dirs: BTreeMap<String, RawDir>,
+}
+
+/// A `[dirs]` entry as written: `"/data" = { path = "data" }` or `"/tmp" = { scratch = "8M" }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawDir {
+    pub path: Option<PathBuf>,
+    pub read_only: Option<bool>,
+    pub scratch: Option<String>,
+}
+
+/// A directory the application finds preopened, at `guest` (an absolute path such as
+/// `/data`), as `wasmtime run --dir` gives one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirSpec {
+    pub guest: String,
+    pub source: DirSource,
+}
+
+/// What a preopened directory is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DirSource {
+    /// A directory of the build machine (absolute path): read-only unless `read_only` is
+    /// false. The unix target opens it; an image carries a copy, read-only.
+    Host { path: PathBuf, read_only: bool },
+    /// An empty, writable directory that holds at most this many bytes of files: in memory
+    /// in the VM, a fresh temporary directory on unix (where the size is not enforced).
+    Scratch { bytes: u64 },
 }
 
 /// A static network configuration for hypervisor targets (instead of DHCP).
@@ -233,6 +269,8 @@ pub struct Manifest {
     pub env: BTreeMap<String, String>,
     pub run: RunSettings,
     pub net: Option<NetSettings>,
+    /// Preopened directories, by guest path.
+    pub dirs: Vec<DirSpec>,
 }
 
 #[derive(Debug, Clone)]
@@ -331,6 +369,8 @@ pub enum ManifestError {
     Empty { file: PathBuf },
     #[error("{}: environment variable name `{key}` is empty or contains `=`", file.display())]
     BadEnvKey { file: PathBuf, key: String },
+    #[error("{}: [dirs] \"{guest}\": {reason}", file.display())]
+    BadDir { file: PathBuf, guest: String, reason: String },
 }
 
 impl Manifest {
@@ -398,6 +438,12 @@ impl Manifest {
         if let Some(key) = raw.env.keys().find(|k| k.is_empty() || k.contains('=')) {
             return Err(ManifestError::BadEnvKey { file, key: key.clone() });
         }
+        let mut dirs = Vec::new();
+        for (guest, spec) in raw.dirs {
+            let source = check_dir(&guest, spec, &dir)
+                .map_err(|reason| ManifestError::BadDir { file: file.clone(), guest: guest.clone(), reason })?;
+            dirs.push(DirSpec { guest, source });
+        }
         Ok(Manifest {
             wac: raw.wac.map(|w| dir.join(w)),
             file,
@@ -408,8 +454,47 @@ impl Manifest {
             env: raw.env,
             run: raw.run,
             net: raw.net,
+            dirs,
         })
     }
+}
+
+/// A `[dirs]` entry checked: an absolute guest path of plain names, and exactly one source.
+fn check_dir(guest: &str, spec: RawDir, dir: &Path) -> Result<DirSource, String> {
+    let names = guest.strip_prefix('/').ok_or("the guest path must be absolute, e.g. \"/data\"")?;
+    if !names.is_empty() && !names.split('/').all(|n| !n.is_empty() && n != "." && n != "..") {
+        return Err("the guest path must be plain names joined by `/`, without `.`, `..` or a trailing `/`".into());
+    }
+    match (spec.path, spec.scratch) {
+        (Some(path), None) => Ok(DirSource::Host { path: dir.join(path), read_only: spec.read_only.unwrap_or(true) }),
+        (None, Some(size)) => {
+            if spec.read_only.is_some() {
+                return Err("a scratch directory is writable; drop `read-only`".into());
+            }
+            let bytes = parse_size_bytes(&size)
+                .ok_or_else(|| format!("`{size}` is not a size; write e.g. \"512K\", \"8M\" or \"1G\""))?;
+            Ok(DirSource::Scratch { bytes })
+        }
+        (Some(_), Some(_)) => Err("give either `path` (a directory to open) or `scratch` (an empty one), not both".into()),
+        (None, None) => Err("give `path = \"DIR\"` (a directory to open) or `scratch = \"8M\"` (an empty one)".into()),
+    }
+}
+
+/// `"512K"`, `"8M"`, `"1G"` (binary units) or `"4096"` (bytes) → bytes (at least 1).
+pub fn parse_size_bytes(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: u64 = number.parse().ok()?;
+    let shift = match unit {
+        "" | "B" => 0,
+        "K" | "KiB" | "k" => 10,
+        "M" | "MiB" | "m" => 20,
+        "G" | "GiB" | "g" => 30,
+        _ => return None,
+    };
+    let bytes = value.checked_mul(1 << shift)?;
+    (bytes > 0).then_some(bytes)
 }
 
 /// Names become package names (`local:NAME`) in compositions, so they follow WIT's rules:
@@ -475,6 +560,38 @@ mod tests {
         }
         let err = parse("name = \"a\"\n[components.a]\npath = \".\"\n[run]\nports = [\"eighty\"]").unwrap_err();
         assert!(err.to_string().contains("not a port forward"), "{err}");
+    }
+
+    #[test]
+    fn preopened_directories_are_checked() {
+        let m = parse(
+            "name = \"a\"\n[components.a]\npath = \".\"\n[dirs]\n\"/data\" = { path = \"d\" }\n\"/w\" = { path = \"w\", read-only = false }\n\"/tmp\" = { scratch = \"8M\" }",
+        )
+        .unwrap();
+        assert_eq!(
+            m.dirs,
+            [
+                DirSpec { guest: "/data".into(), source: DirSource::Host { path: "/app/d".into(), read_only: true } },
+                DirSpec { guest: "/tmp".into(), source: DirSource::Scratch { bytes: 8 << 20 } },
+                DirSpec { guest: "/w".into(), source: DirSource::Host { path: "/app/w".into(), read_only: false } },
+            ]
+        );
+        for (dirs, needle) in [
+            ("\"data\" = { path = \"d\" }", "must be absolute"),
+            ("\"/a/../b\" = { path = \"d\" }", "plain names"),
+            ("\"/a/\" = { path = \"d\" }", "plain names"),
+            ("\"/a\" = { path = \"d\", scratch = \"1M\" }", "not both"),
+            ("\"/a\" = {}", "give `path"),
+            ("\"/a\" = { scratch = \"lots\" }", "not a size"),
+            ("\"/a\" = { scratch = \"1M\", read-only = true }", "drop `read-only`"),
+            ("\"/a\" = { dir = \"d\" }", "unknown field `dir`"),
+        ] {
+            let err = parse(&format!("name = \"a\"\n[components.a]\npath = \".\"\n[dirs]\n{dirs}")).unwrap_err();
+            assert!(err.to_string().contains(needle), "{dirs}: {err}");
+        }
+        assert_eq!(parse_size_bytes("512K"), Some(512 << 10));
+        assert_eq!(parse_size_bytes("4096"), Some(4096));
+        assert_eq!(parse_size_bytes("0M"), None);
     }
 
     #[test]

@@ -76,6 +76,9 @@ pub struct Start {
     pub args: Vec<String>,
     /// Environment variables laid over the baked ones.
     pub env: Vec<(String, String)>,
+    /// Directories to preopen read-only after the baked ones (`morgana run --dir`): the guest
+    /// path and the directory as an [`archive`](crate::archive).
+    pub dirs: Vec<(String, Vec<u8>)>,
 }
 
 /// A frame to the kernel.
@@ -208,6 +211,11 @@ impl Start {
             put(&mut out, name.as_bytes());
             put(&mut out, value.as_bytes());
         }
+        out.extend_from_slice(&(self.dirs.len() as u32).to_le_bytes());
+        for (guest, archive) in &self.dirs {
+            put(&mut out, guest.as_bytes());
+            put(&mut out, archive);
+        }
         out
     }
 
@@ -229,10 +237,15 @@ impl Start {
             return None;
         }
         let env = (0..count).map(|_| Some((reader.string()?, reader.string()?))).collect::<Option<Vec<_>>>()?;
+        let count = reader.u32()? as usize;
+        if count > reader.0.len() / 8 {
+            return None;
+        }
+        let dirs = (0..count).map(|_| Some((reader.string()?, reader.bytes()?.to_vec()))).collect::<Option<Vec<_>>>()?;
         if !reader.0.is_empty() || env.iter().any(|(name, _)| name.is_empty() || name.contains('=')) {
             return None;
         }
-        Some(Start { argv0, args, env })
+        Some(Start { argv0, args, env, dirs })
     }
 }
 
@@ -257,9 +270,13 @@ impl<'a> Reader<'a> {
         Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
     }
 
-    fn string(&mut self) -> Option<String> {
+    fn bytes(&mut self) -> Option<&'a [u8]> {
         let len = self.u32()? as usize;
-        core::str::from_utf8(self.take(len)?).ok().map(String::from)
+        self.take(len)
+    }
+
+    fn string(&mut self) -> Option<String> {
+        core::str::from_utf8(self.bytes()?).ok().map(String::from)
     }
 }
 
@@ -392,6 +409,7 @@ mod tests {
             argv0: Some("app.wasm".into()),
             args: vec!["a".into(), "".into(), "two words\n".into(), "x".repeat(70_000)],
             env: vec![("A".into(), "1".into()), ("EMPTY".into(), "".into())],
+            dirs: vec![("/data".into(), vec![1, 2, 3])],
         }));
         round_trip_guest(ToGuest::Start(Start::default()));
         round_trip_guest(ToGuest::Stdin(b"hello\0\xff"));

@@ -16,6 +16,10 @@
 //! 32      ...   sections: tag u32, length u32, bytes; in any order, unknown tags skipped
 //! ```
 //!
+//! Sections: the wasmtime version (1), the target (2), the boot configuration (3), the
+//! precompiled component (4), and the preopened directories (5, when there are any: each a
+//! guest path and either an [`archive`] of baked contents or the size of a scratch directory).
+//!
 //! [`engine_settings`] is the single definition of the wasmtime `Config` that precompiled
 //! code depends on; the AOT compiler and the kernel both call it, so they cannot drift apart.
 //!
@@ -26,6 +30,7 @@
 
 extern crate alloc;
 
+pub mod archive;
 pub mod boot_params;
 pub mod channel;
 pub mod exit;
@@ -73,6 +78,7 @@ const TAG_WASMTIME_VERSION: u32 = 1;
 const TAG_TARGET: u32 = 2;
 const TAG_CONFIG: u32 = 3;
 const TAG_COMPONENT: u32 = 4;
+const TAG_DIRS: u32 = 5;
 const HEADER_LEN: usize = 32;
 
 /// What the build baked into an image for the kernel to boot with.
@@ -109,6 +115,25 @@ pub struct Payload<'a> {
     pub config: BootConfig,
     /// The precompiled component (`Engine::precompile_component` output).
     pub component: &'a [u8],
+    /// The directories preopened for the application (`[dirs]`), in the order it sees them.
+    pub dirs: Vec<PayloadDir<'a>>,
+}
+
+/// A directory the kernel preopens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayloadDir<'a> {
+    /// Where the application finds it, e.g. `/data`.
+    pub guest: String,
+    pub contents: DirContents<'a>,
+}
+
+/// What a preopened directory holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DirContents<'a> {
+    /// A read-only tree baked at build time ([`archive`] bytes, borrowed from the image).
+    Archive(&'a [u8]),
+    /// An empty, writable directory in memory, holding at most `capacity` bytes of files.
+    Scratch { capacity: u64 },
 }
 
 /// Why bytes are not a usable payload.
@@ -162,6 +187,9 @@ impl Payload<'_> {
         section(&mut out, TAG_TARGET, self.target.as_bytes());
         section(&mut out, TAG_CONFIG, &self.config.encode());
         section(&mut out, TAG_COMPONENT, self.component);
+        if !self.dirs.is_empty() {
+            section(&mut out, TAG_DIRS, &encode_dirs(&self.dirs));
+        }
         let total = out.len() as u64;
         out[16..24].copy_from_slice(&total.to_le_bytes());
         let checksum = fnv1a(&out[HEADER_LEN..]);
@@ -196,6 +224,7 @@ impl<'a> Payload<'a> {
             return Err(ImageError::Corrupted { expected, actual });
         }
         let (mut version, mut target, mut config, mut component) = (None, None, None, None);
+        let mut dirs = Vec::new();
         let mut rest = &bytes[HEADER_LEN..];
         while !rest.is_empty() {
             let mut reader = Reader(rest);
@@ -209,6 +238,7 @@ impl<'a> Payload<'a> {
                     config = Some(BootConfig::decode(body).ok_or(ImageError::BadSection("boot configuration"))?)
                 }
                 TAG_COMPONENT => component = Some(body),
+                TAG_DIRS => dirs = decode_dirs(body).ok_or(ImageError::BadSection("preopened directories"))?,
                 _ => {}
             }
         }
@@ -217,8 +247,51 @@ impl<'a> Payload<'a> {
             target: target.ok_or(ImageError::MissingSection("target"))?,
             config: config.ok_or(ImageError::MissingSection("boot configuration"))?,
             component: component.ok_or(ImageError::MissingSection("component"))?,
+            dirs,
         })
     }
+}
+
+fn encode_dirs(dirs: &[PayloadDir<'_>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&(dirs.len() as u32).to_le_bytes());
+    for dir in dirs {
+        put_bytes(&mut out, dir.guest.as_bytes());
+        match dir.contents {
+            DirContents::Archive(bytes) => {
+                out.push(1);
+                out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+                out.extend_from_slice(bytes);
+            }
+            DirContents::Scratch { capacity } => {
+                out.push(2);
+                out.extend_from_slice(&capacity.to_le_bytes());
+            }
+        }
+    }
+    out
+}
+
+fn decode_dirs(bytes: &[u8]) -> Option<Vec<PayloadDir<'_>>> {
+    let mut r = Reader(bytes);
+    let count = r.u32()? as usize;
+    if count > bytes.len() / 13 {
+        return None;
+    }
+    let mut dirs = Vec::with_capacity(count);
+    for _ in 0..count {
+        let guest = r.string()?;
+        let contents = match r.take(1)? {
+            [1] => {
+                let len = usize::try_from(r.u64()?).ok()?;
+                DirContents::Archive(r.take(len)?)
+            }
+            [2] => DirContents::Scratch { capacity: r.u64()? },
+            _ => return None,
+        };
+        dirs.push(PayloadDir { guest, contents });
+    }
+    r.0.is_empty().then_some(dirs)
 }
 
 impl BootConfig {
@@ -355,6 +428,10 @@ mod tests {
                 stdin_null: true,
             },
             component,
+            dirs: vec![
+                PayloadDir { guest: "/data".into(), contents: DirContents::Archive(b"archive bytes") },
+                PayloadDir { guest: "/tmp".into(), contents: DirContents::Scratch { capacity: 8 << 20 } },
+            ],
         }
     }
 

@@ -209,6 +209,8 @@ fn boot(boot_tsc: u64) -> Result<Ending, Stop> {
     };
     #[cfg(not(feature = "wasi-sockets"))]
     let wasi = WasiCtx::new(platform.clone(), args, env);
+    #[cfg(feature = "wasi-filesystem")]
+    let wasi = preopen(wasi, &payload.dirs, start.dirs)?;
     let result = run(payload.component, platform.clone(), wasi, timeout_ms, verbose.then_some(tsc_hz), boot_tsc);
     #[cfg(feature = "wasi-sockets")]
     if let Some(network) = &platform.network {
@@ -248,6 +250,61 @@ impl WasiHostView for Host {
     fn wasi(&mut self) -> WasiHostCtxView<'_> {
         WasiHostCtxView { ctx: &mut self.wasi, table: &mut self.table }
     }
+}
+
+/// Adds the preopened directories: the image's (`[dirs]`: baked read-only trees, whose file
+/// contents stay where the image put them, and scratch ones), then those `morgana run --dir`
+/// sent (read-only copies).
+#[cfg(feature = "wasi-filesystem")]
+fn preopen(
+    mut wasi: WasiCtx,
+    baked: &[morgana_image::PayloadDir<'static>],
+    sent: Vec<(String, Vec<u8>)>,
+) -> Result<WasiCtx, Stop> {
+    use morgana_image::DirContents;
+    let (seconds, nanoseconds) = time::wall_now();
+    let now = morgana_wasi::WallTime { seconds, nanoseconds };
+    for dir in baked {
+        let tree = match dir.contents {
+            DirContents::Archive(bytes) => archive_tree(bytes, now)
+                .map_err(|e| Stop(exit::BAD_IMAGE, alloc::format!("the image's directory {}: {e}", dir.guest).into()))?,
+            DirContents::Scratch { capacity } => morgana_wasi::filesystem::new_tree(false, Some(capacity), now),
+        };
+        wasi = wasi.with_preopen(dir.guest.clone(), tree);
+    }
+    for (guest, archive) in sent {
+        // Boot-time data that lives as long as the application: its files are borrowed from it.
+        let bytes: &'static [u8] = Vec::leak(archive);
+        let tree = archive_tree(bytes, now)
+            .map_err(|e| Stop(exit::HOST_ERROR, alloc::format!("the directory sent for {guest}: {e}").into()))?;
+        wasi = wasi.with_preopen(guest, tree);
+    }
+    Ok(wasi)
+}
+
+/// A read-only tree of an archive's entries.
+#[cfg(feature = "wasi-filesystem")]
+fn archive_tree(
+    bytes: &'static [u8],
+    now: morgana_wasi::WallTime,
+) -> Result<morgana_wasi::filesystem::SharedTree, String> {
+    use morgana_image::archive::{self, Kind};
+    let entries = archive::decode(bytes).map_err(|e| e.to_string())?;
+    let tree = morgana_wasi::filesystem::new_tree(true, None, now);
+    {
+        let mut tree = tree.lock();
+        for entry in entries {
+            let modified = morgana_wasi::WallTime { seconds: entry.modified.0, nanoseconds: entry.modified.1 };
+            let data = alloc::borrow::Cow::Borrowed(entry.data);
+            let inserted = match entry.kind {
+                Kind::Directory => tree.insert_directory(entry.path, modified).map(|_| ()),
+                Kind::File => tree.insert_file(entry.path, data, false, modified),
+                Kind::Symlink => tree.insert_file(entry.path, data, true, modified),
+            };
+            inserted.map_err(|code| alloc::format!("`{}` cannot be added ({code:?})", entry.path))?;
+        }
+    }
+    Ok(tree)
 }
 
 /// How long boot waits for `morgana run` to send the start block over the console channel.

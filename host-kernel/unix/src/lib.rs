@@ -7,7 +7,8 @@
 //! reported with its message and wasm backtrace and status [`TRAP_EXIT_STATUS`], and a host
 //! function's error (poll on an empty list, say) reported with status
 //! [`HOST_ERROR_EXIT_STATUS`]. The
-//! network is reachable only when the caller allows it.
+//! network is reachable only when the caller allows it; directories are preopened as the caller
+//! lists them ([`Preopen`]), read-only ones refusing every change.
 //!
 //! Compiled code is cached the way the wasmtime CLI caches it (`~/.cache/wasmtime`), so a
 //! second run of the same component starts without compiling.
@@ -41,12 +42,24 @@ pub struct RunConfig {
     pub args: Vec<String>,
     /// Whether the component reads this process's standard input (else an empty one).
     pub stdin: bool,
+    /// Directories of this machine the component finds preopened, in this order.
+    pub preopens: Vec<Preopen>,
     /// Environment variables in order; a later value for the same name wins.
     pub env: Vec<(String, String)>,
     /// Whether the component may use the host's network (sockets and name lookup).
     pub network: bool,
     /// Stop the component after this long.
     pub timeout: Option<std::time::Duration>,
+}
+
+/// A directory of this machine given to the component, as `wasmtime run --dir HOST::GUEST`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preopen {
+    pub host: std::path::PathBuf,
+    /// Where the component finds it, e.g. `/data`.
+    pub guest: String,
+    /// Every change is refused (`not-permitted`), as wasmtime-wasi's `FsPerms::ReadOnly`.
+    pub read_only: bool,
 }
 
 /// How a run ended.
@@ -95,6 +108,8 @@ pub enum RunError {
     NotACommand,
     #[error("the unix host cannot satisfy this component's imports: {0}")]
     Link(String),
+    #[error("cannot preopen {} as `{guest}`: {error}", host.display())]
+    Preopen { host: std::path::PathBuf, guest: String, error: String },
 }
 
 /// A wasmtime engine configured for running components, reusable across runs.
@@ -136,6 +151,14 @@ impl Runner {
         wasi.inherit_stdout().inherit_stderr().arg(&config.program).args(&config.args).envs(&config.env);
         if config.stdin {
             wasi.inherit_stdin();
+        }
+        for preopen in &config.preopens {
+            let perms = if preopen.read_only { wasmtime_wasi::FsPerms::ReadOnly } else { wasmtime_wasi::FsPerms::ReadWrite };
+            wasi.preopened_dir(&preopen.host, &preopen.guest, perms).map_err(|e| RunError::Preopen {
+                host: preopen.host.clone(),
+                guest: preopen.guest.clone(),
+                error: format!("{e:#}"),
+            })?;
         }
         if config.network {
             wasi.inherit_network().allow_tcp(true).allow_udp(true).allow_ip_name_lookup(true);

@@ -116,9 +116,11 @@ wasmtime::component::bindgen!({
         "wasi:sockets/udp.udp-socket": crate::sockets::UdpSocket,
         "wasi:sockets/udp.incoming-datagram-stream": crate::sockets::IncomingDatagramStream,
         "wasi:sockets/udp.outgoing-datagram-stream": crate::sockets::OutgoingDatagramStream,
-        // Resources of the other interfaces that this host never creates (descriptors,
-        // directory-entry streams, terminals) are left to bindgen!, which makes each an empty
-        // enum: a `Resource` of one can exist in the guest only if the host made it, so the
-        // host functions taking one are unreachable and say so in their types.
+        // Descriptors and directory-entry streams are this crate's (feature `filesystem`).
+        "wasi:filesystem/types.descriptor": crate::filesystem::Descriptor,
+        "wasi:filesystem/types.directory-entry-stream": crate::filesystem::DirectoryEntryStream,
+        // Terminals, which this host never creates, are left to bindgen!, which makes each an
+        // empty enum: a `Resource` of one can exist in the guest only if the host made it, so
+        // the host functions taking one are unreachable and say so in their types.
     },
 });

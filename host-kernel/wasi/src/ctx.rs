@@ -18,6 +18,8 @@ pub struct WasiCtx {
     env: Vec<(String, String)>,
     #[cfg(feature = "sockets")]
     network: Option<Arc<dyn Network>>,
+    #[cfg(feature = "filesystem")]
+    preopens: Vec<(String, crate::filesystem::SharedTree)>,
 }
 
 impl WasiCtx {
@@ -30,7 +32,23 @@ impl WasiCtx {
             env,
             #[cfg(feature = "sockets")]
             network: None,
+            #[cfg(feature = "filesystem")]
+            preopens: Vec::new(),
         }
+    }
+
+    /// This context with one more preopened directory: `tree`, which the guest finds at
+    /// `guest_path` (`wasi:filesystem/preopens`, in the order they were added).
+    #[cfg(feature = "filesystem")]
+    pub fn with_preopen(mut self, guest_path: impl Into<String>, tree: crate::filesystem::SharedTree) -> Self {
+        self.preopens.push((guest_path.into(), tree));
+        self
+    }
+
+    /// The preopened directories.
+    #[cfg(feature = "filesystem")]
+    pub fn preopens(&self) -> &[(String, crate::filesystem::SharedTree)] {
+        &self.preopens
     }
 
     /// This context with `network` for `wasi:sockets`. Without one, the guest can create no

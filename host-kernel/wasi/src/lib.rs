@@ -1,16 +1,17 @@
 //! A `no_std` WASI 0.2 host for wasmtime, so that Morgana's kernel can run a component built for
 //! `wasm32-wasip2` (a plain Rust std program, say) unchanged.
 //!
-//! It promises the behaviour of wasmtime-wasi 48 for a command whose standard streams are pipes
-//! (the platform's: input read as the guest asks, output that may push back or close), no
-//! preopened directories, and either no network or the one the embedder gives it, over these
-//! interfaces, each a module with its own `add_to_linker` and a cargo
+//! It promises the behaviour of wasmtime-wasi 48 on Linux for a command whose standard streams
+//! are pipes (the platform's: input read as the guest asks, output that may push back or
+//! close), whose preopened directories are the embedder's in-memory trees, and that has either
+//! no network or the one the embedder gives it, over these interfaces, each a module with its own `add_to_linker` and a cargo
 //! feature of the same name (all on by default):
 //!
 //! - [`cli`]: `environment`, `exit`, `stdin`, `stdout`, `stderr`, `terminal-*`.
 //! - [`clocks`]: `monotonic-clock`, `wall-clock`.
 //! - [`random`]: `random`, `insecure`, `insecure-seed`.
-//! - [`filesystem`]: `types`, `preopens`, with nothing preopened.
+//! - [`filesystem`]: `types`, `preopens`, over in-memory directories the embedder preopens
+//!   ([`WasiCtx::with_preopen`]), read-only or writable within a size.
 //! - [`sockets`]: `network`, `instance-network`, `ip-name-lookup` (feature `sockets`), `tcp` and
 //!   `tcp-create-socket` (`sockets-tcp`), `udp` and `udp-create-socket` (`sockets-udp`), over
 //!   the [`Network`](network::Network) given with [`WasiCtx::with_network`]; without one no
@@ -87,6 +88,12 @@ pub mod cli;
 pub mod clocks;
 #[cfg(feature = "filesystem")]
 pub mod filesystem;
+/// Without feature `filesystem` no descriptor can exist: the resource types are empty.
+#[cfg(not(feature = "filesystem"))]
+pub mod filesystem {
+    pub enum Descriptor {}
+    pub enum DirectoryEntryStream {}
+}
 #[cfg(feature = "random")]
 pub mod random;
 
