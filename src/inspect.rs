@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 
 use anyhow::Result;
+use morgana_compose::manifest::{DirSource, StdinMode};
 use morgana_compose::{AppInfo, ComponentInfo, HostInterfaces, human_size};
 
 use crate::input::Input;
@@ -111,6 +112,21 @@ fn print_app(out: &mut String, app: &AppInfo) -> std::fmt::Result {
         }
     }
     writeln!(out, "network    {}", if app.network { "allowed" } else { "none" })?;
+    if !app.dirs.is_empty() {
+        writeln!(out, "dirs")?;
+        for dir in &app.dirs {
+            match &dir.source {
+                DirSource::Host { path, read_only } => {
+                    let mode = if *read_only { "read-only" } else { "read-write" };
+                    writeln!(out, "  {:<16} {} ({mode})", dir.guest, path.display())?
+                }
+                DirSource::Scratch { bytes } => writeln!(out, "  {:<16} scratch, {}", dir.guest, human_size(*bytes))?,
+            }
+        }
+    }
+    if app.stdin == StdinMode::Null {
+        writeln!(out, "stdin      null")?;
+    }
     Ok(())
 }
 
@@ -148,5 +164,24 @@ fn print_image(out: &mut String, path: &std::path::Path) -> Result<()> {
     }
     writeln!(out, "timeout    {}", config.timeout_ms.map(|ms| format!("{ms} ms")).unwrap_or_else(|| "none".into()))?;
     writeln!(out, "memory     {}", config.memory_mib.map(|m| format!("{m} MiB")).unwrap_or_else(|| "default".into()))?;
+    if !payload.dirs.is_empty() {
+        writeln!(out, "dirs")?;
+        for dir in &payload.dirs {
+            match dir.contents {
+                morgana_image::DirContents::Archive(bytes) => {
+                    let files = morgana_image::archive::decode(bytes)
+                        .map(|entries| format!("{} entries, {} of files", entries.len(), human_size(morgana_image::archive::file_bytes(&entries))))
+                        .unwrap_or_else(|e| e.to_string());
+                    writeln!(out, "  {:<16} read-only, {files}", dir.guest)?
+                }
+                morgana_image::DirContents::Scratch { capacity } => {
+                    writeln!(out, "  {:<16} scratch, {}", dir.guest, human_size(capacity))?
+                }
+            }
+        }
+    }
+    if config.stdin_null {
+        writeln!(out, "stdin      null")?;
+    }
     Ok(())
 }

@@ -86,6 +86,9 @@ pub fn build_image(input: &Input, small: bool, output: Option<PathBuf>) -> Resul
     let info = ComponentInfo::read(&bytes)?;
     let features = morgana_aot::kernel::features_for(info.imports.iter().map(|i| i.name.as_str()))?;
 
+    // The directories first: an unreadable file stops the build before the kernel is built.
+    let dirs = baked_dirs(app.as_ref().map_or(&[][..], |app| &app.dirs))?;
+
     if !morgana_compose::cargo::target_installed(morgana_image::KERNEL_TARGET) {
         bail!("the Rust target {0} is not installed; run `rustup target add {0}`", morgana_image::KERNEL_TARGET);
     }
@@ -113,8 +116,6 @@ pub fn build_image(input: &Input, small: bool, output: Option<PathBuf>) -> Resul
         parts: app.parts.iter().map(|part| (part.name.clone(), part.size)).collect(),
         stdin_null: app.stdin == morgana_compose::manifest::StdinMode::Null,
     };
-
-    let dirs = baked_dirs(&app.dirs)?;
 
     // The same kernel, component, configuration and directories make the same image: reuse it.
     let key = image_key(&kernel, &bytes, &config, &app, &dirs);

@@ -1,10 +1,14 @@
-//! Every example, on every target: the same standard output and the same exit status.
+//! Every example, on every target: the standard output and exit status kept beside it in
+//! `expected.txt` (what the program printed, then what its client saw).
 //!
 //! An example is a directory of `examples/` with a `unikernel.toml`. Its `check.toml` says how
 //! to exercise it: the arguments to run it with and, for a server, the client to drive it with
 //! (real clients: `curl` for HTTP, a UDP socket for UDP, `kdig` for DNS) — so each new example
 //! is covered here without a new test. A server listens on the port in its `PORT` environment
 //! variable (over UDP for the udp and dns protocols, and TCP as well for dns).
+//!
+//! `cargo test --release --test examples -- --ignored pin` writes `expected.txt` from the unix
+//! target, for a new example or a deliberate change; read what it wrote before committing it.
 
 mod common;
 
@@ -196,17 +200,41 @@ fn dns_client(port: u16, requests: &[String]) -> Result<String, String> {
     Ok(seen)
 }
 
+/// What a run printed, with the port it listened on written `$PORT` (a free port differs
+/// from run to run).
+fn normalized(run: &Run, port: u16) -> String {
+    run.stdout.replace(&port.to_string(), "$PORT")
+}
+
 #[test]
-fn every_example_runs_the_same_on_unix_and_qemu() {
+fn every_example_prints_what_is_kept_beside_it_on_every_target() {
     let examples = examples();
     assert!(examples.len() >= 4, "examples found: {examples:?}");
     for example in examples {
         let name = example.file_name().unwrap().to_string_lossy().into_owned();
+        let expected = Pinned::read(&example.join("expected.txt"));
+        for target in ["unix", "qemu"] {
+            let port = free_port();
+            let run = exercise(&example, target, port);
+            assert_eq!(run.status, expected.status, "{name} on {target}: status\nstderr:\n{}", run.stderr);
+            assert_eq!(
+                normalized(&run, port),
+                String::from_utf8_lossy(&expected.stdout),
+                "{name} on {target}: stdout differs from expected.txt\nstderr:\n{}",
+                run.stderr
+            );
+        }
+    }
+}
+
+/// Writes each example's expected.txt from the unix target.
+#[test]
+#[ignore]
+fn pin() {
+    for example in examples() {
         let port = free_port();
-        let unix = exercise(&example, "unix", port);
-        assert!(!unix.stdout.is_empty(), "{name} printed nothing on unix:\n{}", unix.stderr);
-        let qemu = exercise(&example, "qemu", port);
-        assert_eq!(unix.status, qemu.status, "{name}: status differs\nunix:\n{}\nqemu:\n{}", unix.stderr, qemu.stderr);
-        assert_eq!(unix.stdout, qemu.stdout, "{name}: stdout differs\nqemu stderr:\n{}", qemu.stderr);
+        let run = exercise(&example, "unix", port);
+        let pinned = Pinned { status: run.status, stdout: normalized(&run, port).into_bytes() };
+        pinned.write(&example.join("expected.txt"), "what the example prints, then what its client saw (unix target)");
     }
 }

@@ -31,6 +31,8 @@ pub enum KernelError {
     NoExecutable,
     #[error("cannot read the built kernel {}: {error}", path.display())]
     Read { path: PathBuf, error: std::io::Error },
+    #[error("cannot take the kernel build lock {}: {error}; the kernel's target directory must be writable", path.display())]
+    Lock { path: PathBuf, error: std::io::Error },
 }
 
 /// The kernel's cargo features for a component with these imports, sorted and deduplicated.
@@ -75,11 +77,11 @@ pub fn build(dir: &Path, features: &[String], profile: &str) -> Result<Vec<u8>, 
         return Err(KernelError::Missing { dir: dir.to_path_buf() });
     }
     let target_dir = dir.join("target");
-    std::fs::create_dir_all(&target_dir).map_err(|error| KernelError::Read { path: target_dir.clone(), error })?;
+    std::fs::create_dir_all(&target_dir).map_err(|error| KernelError::Lock { path: target_dir.clone(), error })?;
     let lock_path = target_dir.join("morgana-build.lock");
     let lock =
-        std::fs::File::create(&lock_path).map_err(|error| KernelError::Read { path: lock_path.clone(), error })?;
-    lock.lock().map_err(|error| KernelError::Read { path: lock_path, error })?;
+        std::fs::File::create(&lock_path).map_err(|error| KernelError::Lock { path: lock_path.clone(), error })?;
+    lock.lock().map_err(|error| KernelError::Lock { path: lock_path, error })?;
 
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut child = Command::new(cargo)

@@ -14,13 +14,13 @@ use morgana_image::archive::{self, Kind, NewEntry};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DirError {
-    #[error("[dirs] \"{guest}\": {} does not exist; create it or fix `path`", path.display())]
+    #[error("preopened directory \"{guest}\": {} does not exist; create it or fix the path", path.display())]
     Missing { guest: String, path: PathBuf },
-    #[error("[dirs] \"{guest}\": {} is not a directory; `path` must name one", path.display())]
+    #[error("preopened directory \"{guest}\": {} is not a directory; the path must name one", path.display())]
     NotADirectory { guest: String, path: PathBuf },
-    #[error("[dirs] \"{guest}\": cannot read {}: {error}; make it readable or move it out of the directory", path.display())]
+    #[error("preopened directory \"{guest}\": cannot read {}: {error}; make it readable or move it out of the directory", path.display())]
     Read { guest: String, path: PathBuf, error: std::io::Error },
-    #[error("[dirs] \"{guest}\": the name {} is not UTF-8, which WASI paths must be; rename it", path.display())]
+    #[error("preopened directory \"{guest}\": the name {} is not UTF-8, which WASI paths must be; rename it", path.display())]
     NonUtf8 { guest: String, path: PathBuf },
 }
 

@@ -226,3 +226,35 @@ impl Drop for Server {
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
+
+/// An expectation pinned in a file: comment lines (`# ...`), one of them `# status N`, a line
+/// `---`, then the exact standard output.
+pub struct Pinned {
+    pub status: i32,
+    pub stdout: Vec<u8>,
+}
+
+impl Pinned {
+    pub fn read(path: &Path) -> Pinned {
+        let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}; pin it first", path.display()));
+        let split = bytes
+            .windows(4)
+            .position(|w| w == b"---\n")
+            .unwrap_or_else(|| panic!("{}: no `---` line", path.display()))
+            + 4;
+        let header = String::from_utf8_lossy(&bytes[..split]);
+        let status = header
+            .lines()
+            .find_map(|l| l.strip_prefix("# status "))
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{}: no `# status N` line", path.display()));
+        Pinned { status, stdout: bytes[split..].to_vec() }
+    }
+
+    /// Writes the pin, with `comment` (what it was taken from) first.
+    pub fn write(&self, path: &Path, comment: &str) {
+        let mut text = format!("# {comment}\n# status {}\n---\n", self.status).into_bytes();
+        text.extend_from_slice(&self.stdout);
+        std::fs::write(path, text).unwrap();
+    }
+}

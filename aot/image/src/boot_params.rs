@@ -22,8 +22,9 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::net::IpAddr;
 
-/// The longest command line the kernel reads; `morgana run` refuses a longer one.
-pub const MAX_COMMAND_LINE: usize = 4095;
+/// The longest command line the kernel reads; it refuses a longer one with a message (rather
+/// than reading part of it), and so does `morgana run`.
+pub const MAX_COMMAND_LINE: usize = 65535;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BootParams {

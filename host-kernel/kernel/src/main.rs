@@ -121,7 +121,19 @@ fn boot(boot_tsc: u64) -> Result<Ending, Stop> {
     })?;
     heap::init(heap_start, heap_end);
 
-    let command_line = pvh::command_line().map(|c| String::from_utf8_lossy(c).into_owned()).unwrap_or_default();
+    let command_line = pvh::command_line()
+        .map_err(|_| {
+            Stop(
+                exit::HOST_ERROR,
+                alloc::format!(
+                    "the kernel command line is longer than {} bytes; pass long arguments and environment with `morgana run`, which sends them over the console channel",
+                    morgana_image::boot_params::MAX_COMMAND_LINE
+                )
+                .into(),
+            )
+        })?
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .unwrap_or_default();
     let params = BootParams::parse(&command_line).map_err(|e| Stop::reported(exit::HOST_ERROR, e))?;
     let verbose = params.verbose;
 

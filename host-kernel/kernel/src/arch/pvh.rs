@@ -3,6 +3,8 @@
 
 use core::ptr;
 
+use morgana_image::boot_params::MAX_COMMAND_LINE;
+
 unsafe extern "C" {
     static pvh_start_info: u64;
     static __kernel_end: u8;
@@ -63,20 +65,28 @@ pub fn ram_regions(mut each: impl FnMut(Region)) {
     }
 }
 
-/// The kernel command line, if the loader passed one (at most 4 KiB of it).
-pub fn command_line() -> Option<&'static [u8]> {
-    let info = start_info()?;
+/// The kernel command line was longer than the kernel reads ([`MAX_COMMAND_LINE`]).
+pub struct CommandLineTooLong;
+
+/// The kernel command line, if the loader passed one; an error, rather than a part of it,
+/// when it is longer than [`MAX_COMMAND_LINE`] bytes.
+pub fn command_line() -> Result<Option<&'static [u8]>, CommandLineTooLong> {
+    let Some(info) = start_info() else { return Ok(None) };
     let address = read_u64(info + 24);
     if address == 0 || address >= MAPPED {
-        return None;
+        return Ok(None);
     }
     let mut len = 0;
-    // SAFETY: the loader wrote a NUL-terminated string at `address`, in mapped memory.
-    while len < 4096 && unsafe { ptr::read((address + len) as *const u8) } != 0 {
+    // SAFETY: the loader wrote a NUL-terminated string at `address`, in mapped memory; the
+    // scan stops at the limit, below the end of the map.
+    while unsafe { ptr::read((address + len) as *const u8) } != 0 {
         len += 1;
+        if len > MAX_COMMAND_LINE as u64 || address + len >= MAPPED {
+            return Err(CommandLineTooLong);
+        }
     }
     // SAFETY: the `len` bytes just read are the string; nothing writes to them afterwards.
-    Some(unsafe { core::slice::from_raw_parts(address as *const u8, len as usize) })
+    Ok(Some(unsafe { core::slice::from_raw_parts(address as *const u8, len as usize) }))
 }
 
 /// The memory where the image's payload starts, if memory reaches that far: `len` bytes are
