@@ -31,10 +31,11 @@ fn the_protocol_cores_pass_their_unit_tests() {
     run(cargo, "cargo test in components/");
 }
 
-/// Every `fuzz/` directory under `components/` (cargo-fuzz's layout).
+/// Every `fuzz/` directory under `components/` and `aot/` (cargo-fuzz's layout): the protocol
+/// cores' parsers and the image's (console channel, directory archive, boot parameters).
 fn fuzz_dirs() -> Vec<PathBuf> {
     let mut dirs = Vec::new();
-    let mut pending = vec![repo().join("components")];
+    let mut pending = vec![repo().join("components"), repo().join("aot")];
     while let Some(dir) = pending.pop() {
         for entry in std::fs::read_dir(&dir).unwrap().flatten() {
             let path = entry.path();
@@ -65,7 +66,7 @@ fn fuzz_targets(dir: &Path) -> Vec<String> {
 #[test]
 fn the_fuzz_targets_survive_a_fixed_seed_run() {
     let dirs = fuzz_dirs();
-    assert!(!dirs.is_empty(), "no fuzz targets under components/");
+    assert!(dirs.len() >= 3, "fuzz targets found: {dirs:?}");
     for dir in dirs {
         for target in fuzz_targets(&dir) {
             let mut cargo = Command::new("cargo");

@@ -35,6 +35,7 @@ pub const fn kernel_status(qemu_status: i32) -> Option<u8> {
     }
 }
 
+#[cfg(feature = "engine")]
 /// A host function's error that stopped the application, as one line: its causes from the
 /// outermost in, without the wasm backtrace wasmtime adds as a context of its own. Every target
 /// reports it so, with status 1, as `wasmtime run` does.

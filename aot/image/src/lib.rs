@@ -60,6 +60,7 @@ pub const X86_64_FEATURES: &[(&str, &str)] = &[
     ("has_popcnt", "popcnt"),
 ];
 
+#[cfg(feature = "engine")]
 /// The settings precompiled code depends on, identical on the build host and in the kernel:
 /// no virtual-memory tricks (the kernel has one identity-mapped address space), explicit
 /// bounds and stack checks instead of signal handlers, and epoch interruption for timeouts.
