@@ -128,7 +128,7 @@ fn run_wasmtime(wasmtime: &Path, case: &Case) -> Outcome {
     let mut command = Command::new(wasmtime);
     command
         .current_dir(fixture())
-        .args(["run", "-S", "inherit-network", "--dir", "data::/data"])
+        .args(["run", "-S", "inherit-network", "-S", "allow-ip-name-lookup", "--dir", "data::/data"])
         .arg("--dir")
         .arg(format!("{}::/tmp", scratch.path().display()));
     if let Some(argv0) = &case.argv0 {
@@ -454,7 +454,8 @@ fn a_kernel_command_line_longer_than_the_kernel_reads_is_refused() {
         .args(["-M", "microvm,x-option-roms=off,pit=on,pic=off,rtc=on,isa-serial=on"])
         .args(["-accel", "tcg", "-cpu", "max", "-m", "128M", "-nodefaults", "-no-reboot", "-display", "none"])
         // COM2, the kernel's messages, on stdout.
-        .args(["-serial", "null", "-serial", "stdio", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"])
+        .args(["-chardev", "stdio,id=messages", "-device", "isa-serial,chardev=messages,iobase=0x2f8,irq=3"])
+        .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"])
         .arg("-kernel")
         .arg(&image)
         .args(["-append", &long])

@@ -1,8 +1,13 @@
 //! The network: the virtio-net device, found at boot with its interrupt routed to this CPU,
-//! under `morgana-net`'s TCP/IP stack (DHCP-configured). The executor's idle loop polls the
-//! stack before halting and halts no longer than the stack asks; the device's interrupt wakes
-//! the CPU (or, arriving just before the halt, cancels it: `time::wake_now`) and does nothing
-//! else.
+//! under `morgana-net`'s TCP/IP stack (DHCP-configured), with its loopback interface. The
+//! executor's idle loop polls the stack before halting and halts no longer than the stack
+//! asks; the device's interrupt wakes the CPU (or, arriving just before the halt, cancels it:
+//! `time::wake_now`) and does nothing else. Loopback traffic needs no interrupt: a poll that
+//! moved some asks to be polled again at once.
+//!
+//! A VM without a network device (`morgana run --net none`) still gets the stack, over an
+//! absent device and without any address on it: the application's sockets work over loopback
+//! (127.0.0.0/8, ::1), and everything else is unreachable.
 
 use alloc::sync::Arc;
 
@@ -11,25 +16,34 @@ use morgana_net::smoltcp::time::Instant;
 use morgana_net::{NetConfig, SharedStack, Stack, StackOptions, StaticConfig};
 
 use crate::arch::{idt, ioapic};
-use crate::drivers::virtio_net::NetDevice;
+use crate::drivers::virtio_net::{NetDevice, VirtioNet};
 use crate::{kprintln, time};
 
-/// The stack over the virtio-net device, shared by the WASI host and the idle loop.
+/// The stack over the network device (or none), shared by the WASI host and the idle loop.
 pub type Network = SharedStack<NetDevice>;
 
 /// How long boot waits for DHCP before starting the application anyway.
 const DHCP_WAIT_NS: u64 = 5_000_000_000;
 
+/// A locally administered MAC address for the stack of a VM without a network device: it
+/// never leaves the VM.
+const ABSENT_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0];
+
 /// Finds the virtio-net device, routes its interrupt, starts the stack (statically configured
-/// by the `ip`, `gateway` and `dns` boot parameters, else by DHCP) and waits for DHCP.
+/// by the `ip`, `gateway` and `dns` boot parameters, else by DHCP) and waits for DHCP. Without
+/// a device, starts the stack at once for loopback alone. `None` only if the stack could not
+/// start.
 pub fn init(params: &BootParams, seed: u64, verbose: bool) -> Option<Arc<Network>> {
-    let Some(device) = NetDevice::probe(&params.virtio_mmio) else {
-        kprintln!("morgana kernel: warning: the application uses sockets but the VM has no virtio-net device");
-        return None;
+    let now = Instant::from_micros((time::now_ns() / 1000) as i64);
+    let Some(device) = VirtioNet::probe(&params.virtio_mmio) else {
+        let network = start(NetDevice::Absent, ABSENT_MAC, NetConfig::Unconfigured, now, seed)?;
+        if verbose {
+            kprintln!("[kernel] t={}us network: no device, loopback only", time::now_ns() / 1000);
+        }
+        return Some(network);
     };
     ioapic::route(device.gsi, idt::DEVICE_VECTOR);
     let mac = device.mac_address();
-    let now = Instant::from_micros((time::now_ns() / 1000) as i64);
     let config = match params.ip {
         Some((address, prefix_len)) => NetConfig::Static(StaticConfig {
             address,
@@ -39,14 +53,7 @@ pub fn init(params: &BootParams, seed: u64, verbose: bool) -> Option<Arc<Network
         }),
         None => NetConfig::Dhcp,
     };
-    let stack = match Stack::new(device, mac, config, StackOptions::default(), now, seed) {
-        Ok(stack) => stack,
-        Err(e) => {
-            kprintln!("morgana kernel: warning: the network stack could not start: {e}");
-            return None;
-        }
-    };
-    let network = Arc::new(SharedStack::new(stack));
+    let network = start(NetDevice::Virtio(device), mac, config, now, seed)?;
     let started = time::now_ns();
     while !network.with(|stack| stack.is_configured()) && time::now_ns() - started < DHCP_WAIT_NS {
         idle(&network);
@@ -58,6 +65,16 @@ pub fn init(params: &BootParams, seed: u64, verbose: bool) -> Option<Arc<Network
         kprintln!("[kernel] t={}us network: {config}", time::now_ns() / 1000);
     }
     Some(network)
+}
+
+fn start(device: NetDevice, mac: [u8; 6], config: NetConfig, now: Instant, seed: u64) -> Option<Arc<Network>> {
+    match Stack::new(device, mac, config, StackOptions::default(), now, seed) {
+        Ok(stack) => Some(Arc::new(SharedStack::new(stack))),
+        Err(e) => {
+            kprintln!("morgana kernel: warning: the network stack could not start: {e}");
+            None
+        }
+    }
 }
 
 /// Polls the stack, then halts until an interrupt or the earliest deadline (the stack's or

@@ -5,7 +5,7 @@ use core::fmt;
 use core::net::IpAddr;
 use smoltcp::time::Duration;
 
-/// How the interface gets its IP configuration.
+/// How the wire interface gets its IP configuration. (The loopback interface needs none.)
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum NetConfig {
     /// DHCPv4: address, prefix, gateway and DNS servers from a DHCP server, renewed as leases
@@ -14,6 +14,10 @@ pub enum NetConfig {
     Dhcp,
     /// A fixed configuration.
     Static(StaticConfig),
+    /// No address at all on the wire, not even the IPv6 link-local one, and no DHCP: for a
+    /// stack without a network device (see [`NoDevice`](crate::NoDevice)), where only
+    /// loopback works and every other destination is unreachable.
+    Unconfigured,
 }
 
 /// A fixed IP configuration.

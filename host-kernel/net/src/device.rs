@@ -1,21 +1,28 @@
-//! A device wrapper that counts frames, and how many arriving ones are malformed.
+//! A device wrapper that counts frames, and how many arriving ones are malformed; and
+//! [`NoDevice`], for a stack without a network device.
 //!
-//! The count is informational: smoltcp itself drops what it cannot parse (this wrapper hands
-//! every frame on unchanged). A frame is counted as malformed when it is shorter than an
-//! Ethernet header, longer than the device's MTU, or carries an IPv4 header that does not parse
-//! or whose checksum is wrong, an IPv6 header that does not parse, or an ARP packet that does
-//! not parse.
+//! The malformed count is informational: smoltcp itself drops what it cannot parse (this
+//! wrapper hands such frames on unchanged). A frame is counted as malformed when it is shorter
+//! than an Ethernet header, longer than the device's MTU, or carries an IPv4 header that does
+//! not parse or whose checksum is wrong, an IPv6 header that does not parse, or an ARP packet
+//! that does not parse. A frame whose IP source or destination is a loopback address
+//! (127.0.0.0/8, ::1) is counted too, and dropped here: such addresses never come from the wire
+//! (Linux drops these "martians" as well), so a peer on the wire cannot pass for the host
+//! itself.
 
-use smoltcp::phy::{Device, DeviceCapabilities, RxToken, TxToken};
+use smoltcp::phy::{Device, DeviceCapabilities, Medium, RxToken, TxToken};
 use smoltcp::time::Instant;
 use smoltcp::wire::{ArpPacket, EthernetFrame, EthernetProtocol, Ipv4Packet, Ipv6Packet};
 
-/// Frame counters since the stack was made.
+/// The device's frame counters since the stack was made (traffic over loopback is not counted).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Stats {
     pub rx_frames: u64,
     pub rx_bytes: u64,
-    /// Received frames that are malformed (see the module docs); smoltcp drops them.
+    /// Received frames that are dropped: malformed ones (too short or too long, or with an ARP,
+    /// IPv4 or IPv6 header that does not parse, or a wrong IPv4 header checksum), and those
+    /// whose IP source or destination is a loopback address, which no frame from the wire may
+    /// carry.
     pub rx_malformed: u64,
     pub tx_frames: u64,
     pub tx_bytes: u64,
@@ -58,6 +65,21 @@ impl<D: Device> Counting<D> {
     }
 }
 
+/// Whether an IP packet in the frame has a loopback source or destination.
+fn is_martian(frame: &[u8]) -> bool {
+    let Ok(ethernet) = EthernetFrame::new_checked(frame) else {
+        return false;
+    };
+    let payload = ethernet.payload();
+    match ethernet.ethertype() {
+        EthernetProtocol::Ipv4 => Ipv4Packet::new_checked(payload)
+            .is_ok_and(|packet| packet.src_addr().is_loopback() || packet.dst_addr().is_loopback()),
+        EthernetProtocol::Ipv6 => Ipv6Packet::new_checked(payload)
+            .is_ok_and(|packet| packet.src_addr().is_loopback() || packet.dst_addr().is_loopback()),
+        _ => false,
+    }
+}
+
 fn is_malformed(frame: &[u8], mtu: usize) -> bool {
     if frame.len() > mtu {
         return true;
@@ -91,6 +113,10 @@ impl<R: RxToken> RxToken for CountingRx<'_, R> {
             stats.bytes += frame.len() as u64;
             if is_malformed(frame, mtu) {
                 stats.malformed += 1;
+            } else if is_martian(frame) {
+                stats.malformed += 1;
+                // An empty frame, which smoltcp drops.
+                return f(&[]);
             }
             f(frame)
         })
@@ -143,5 +169,47 @@ impl<D: Device> Device for Counting<D> {
 
     fn capabilities(&self) -> DeviceCapabilities {
         self.inner.capabilities()
+    }
+}
+
+/// An Ethernet device that is not there: it never receives and never transmits. A stack over
+/// it, with [`NetConfig::Unconfigured`](crate::NetConfig::Unconfigured), serves loopback only:
+/// what a VM without a network device has.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoDevice;
+
+/// The tokens of [`NoDevice`], of which there are none.
+#[derive(Debug)]
+pub enum NoToken {}
+
+impl RxToken for NoToken {
+    fn consume<R, F: FnOnce(&[u8]) -> R>(self, _: F) -> R {
+        match self {}
+    }
+}
+
+impl TxToken for NoToken {
+    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, _: usize, _: F) -> R {
+        match self {}
+    }
+}
+
+impl Device for NoDevice {
+    type RxToken<'a> = NoToken;
+    type TxToken<'a> = NoToken;
+
+    fn receive(&mut self, _: Instant) -> Option<(NoToken, NoToken)> {
+        None
+    }
+
+    fn transmit(&mut self, _: Instant) -> Option<NoToken> {
+        None
+    }
+
+    fn capabilities(&self) -> DeviceCapabilities {
+        let mut capabilities = DeviceCapabilities::default();
+        capabilities.medium = Medium::Ethernet;
+        capabilities.max_transmission_unit = 1514;
+        capabilities
     }
 }

@@ -37,7 +37,7 @@ impl<D: Device> Stack<D> {
             IpCidr::Ipv4(_) => false,
         });
         let context = self.iface.context();
-        let socket = self.sockets.get_mut::<dns::Socket>(self.dns);
+        let socket = self.sockets.wire.get_mut::<dns::Socket>(self.dns);
         let a = socket.start_query(context, name, DnsQueryType::A).map_err(|e| match e {
             StartQueryError::NoFreeSlot => Error::LookupLimit,
             StartQueryError::InvalidName | StartQueryError::NameTooLong => Error::NameUnresolvable,
@@ -45,7 +45,7 @@ impl<D: Device> Stack<D> {
         let mut pending = alloc::vec![a];
         if ipv6 {
             let context = self.iface.context();
-            let socket = self.sockets.get_mut::<dns::Socket>(self.dns);
+            let socket = self.sockets.wire.get_mut::<dns::Socket>(self.dns);
             if let Ok(aaaa) = socket.start_query(context, name, DnsQueryType::Aaaa) {
                 pending.push(aaaa);
             }
@@ -62,7 +62,7 @@ impl<D: Device> Stack<D> {
         let Some(lookup) = self.lookups.map.get_mut(&id) else {
             return Some(Err(Error::UnknownSocket));
         };
-        let socket = self.sockets.get_mut::<dns::Socket>(self.dns);
+        let socket = self.sockets.wire.get_mut::<dns::Socket>(self.dns);
         // A query's slot is freed when its result is taken: keep only those still pending.
         lookup.pending.retain(|&handle| match socket.get_query_result(handle) {
             Ok(addresses) => {
@@ -90,7 +90,7 @@ impl<D: Device> Stack<D> {
     /// Abandons a lookup.
     pub fn resolve_cancel(&mut self, id: SocketId) {
         if let Some(lookup) = self.lookups.map.remove(&id) {
-            let socket = self.sockets.get_mut::<dns::Socket>(self.dns);
+            let socket = self.sockets.wire.get_mut::<dns::Socket>(self.dns);
             for handle in lookup.pending {
                 socket.cancel_query(handle);
             }

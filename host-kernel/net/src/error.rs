@@ -18,15 +18,18 @@ pub enum Error {
     /// The call does not fit the socket's state (listen before bind, accept on a connection, a
     /// second bind, ...).
     InvalidState,
-    /// An argument the socket cannot use (an address of the other family, port 0 to connect to).
+    /// An argument the socket cannot use (an address of the other family, port 0 to connect to,
+    /// a destination outside the host for a socket bound to a loopback address).
     InvalidArgument,
     /// Too many sockets ([`StackOptions::max_sockets`](crate::StackOptions::max_sockets)).
     SocketLimit,
     /// Another socket is bound to this address and port.
     AddressInUse,
-    /// The address is not one of this host's.
+    /// The address is not one of this host's (neither a loopback address nor one of the wire
+    /// interface's).
     AddressNotBindable,
-    /// No route to the address (no address of its family, no gateway).
+    /// No route to the address (no address of its family, no gateway; never for the host's own
+    /// addresses).
     Unreachable,
     /// The peer refused the connection.
     ConnectionRefused,

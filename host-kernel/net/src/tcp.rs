@@ -1,11 +1,17 @@
 //! TCP sockets.
 //!
 //! smoltcp has no accept queue: a listening socket becomes the connection. So a listener here is
-//! a pool: one smoltcp socket listening on the port at any time, and the connections it took
-//! (handshaking or established) queued until accepted. After every frame that changed a socket
-//! the pool gets a fresh listening socket, as long as fewer connections than the backlog wait;
-//! when the backlog is full no socket listens, and smoltcp answers connection attempts with a
-//! reset (the client sees "connection refused") while the server keeps serving the others.
+//! a pool: one smoltcp socket listening on the port at any time on each interface the listener
+//! hears (loopback alone for a loopback address; the wire and loopback for an unspecified
+//! address or one of the wire's, since the host's connections to itself arrive over loopback),
+//! and the connections they took (handshaking or established) queued until accepted, from
+//! either interface in one backlog. After every frame or packet that changed a socket the pool
+//! gets fresh listening sockets, as long as fewer connections than the backlog wait; when the
+//! backlog is full no socket listens, and smoltcp answers connection attempts with a reset (the
+//! client sees "connection refused") while the server keeps serving the others.
+//!
+//! A connection goes over loopback when its destination is a loopback address or one of the
+//! wire interface's own, over the wire otherwise.
 //!
 //! A connection the application drops becomes an orphan: closed gracefully (or reset, when it
 //! had received data the application never read) and freed once the close has completed or
@@ -17,7 +23,6 @@ use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec;
 use alloc::vec::Vec;
 use core::net::SocketAddr;
-use smoltcp::iface::SocketHandle;
 use smoltcp::phy::Device;
 use smoltcp::socket::tcp::{self, State};
 use smoltcp::time::{Duration, Instant};
@@ -25,7 +30,7 @@ use smoltcp::wire::{IpAddress, IpListenEndpoint};
 
 use crate::config::{Family, TcpOptions};
 use crate::error::Error;
-use crate::stack::{SocketId, Stack, overlaps};
+use crate::stack::{Handle, Iface, SocketId, Stack, is_loopback, overlaps};
 
 #[derive(Default)]
 pub(crate) struct TcpState {
@@ -57,14 +62,24 @@ enum Kind {
 
 struct Listener {
     backlog: usize,
-    /// The socket listening now, if any.
-    listening: Option<SocketHandle>,
-    /// Connections taken, in arrival order, not accepted yet.
-    pending: VecDeque<SocketHandle>,
+    /// The socket listening now on each interface ([`Iface::index`]), if any.
+    listening: [Option<Handle>; 2],
+    /// Connections taken, from either interface, in arrival order, not accepted yet.
+    pending: VecDeque<Handle>,
+}
+
+impl Listener {
+    fn new(backlog: usize) -> Self {
+        Listener { backlog, listening: [None, None], pending: VecDeque::new() }
+    }
+
+    fn is_full(&self) -> bool {
+        self.pending.len() >= self.backlog
+    }
 }
 
 struct Conn {
-    handle: SocketHandle,
+    handle: Handle,
     /// Started by `connect` and neither established nor failed yet.
     connecting: bool,
     local: Option<SocketAddr>,
@@ -75,7 +90,7 @@ struct Conn {
 }
 
 struct Orphan {
-    handle: SocketHandle,
+    handle: Handle,
     deadline: Instant,
     /// Already reset once the deadline passed; freed at the next.
     aborted: bool,
@@ -110,7 +125,7 @@ fn apply_options(socket: &mut tcp::Socket<'static>, options: &TcpOptions) {
 }
 
 impl Conn {
-    fn new(handle: SocketHandle, socket: &tcp::Socket<'static>, connecting: bool) -> Self {
+    fn new(handle: Handle, socket: &tcp::Socket<'static>, connecting: bool) -> Self {
         Conn {
             handle,
             connecting,
@@ -174,7 +189,7 @@ fn keep_alive_timeout(options: &TcpOptions) -> Duration {
 }
 
 impl<D: Device> Stack<D> {
-    fn new_tcp_socket(&mut self, options: &TcpOptions) -> Result<SocketHandle, Error> {
+    fn new_tcp_socket(&mut self, iface: Iface, options: &TcpOptions) -> Result<Handle, Error> {
         if self.socket_count >= self.options.max_sockets {
             return Err(Error::SocketLimit);
         }
@@ -184,10 +199,10 @@ impl<D: Device> Stack<D> {
         );
         socket.set_nagle_enabled(self.options.nagle);
         apply_options(&mut socket, options);
-        self.add_socket(socket)
+        self.add_socket(iface, socket)
     }
 
-    fn tcp_socket(&mut self, handle: SocketHandle) -> &mut tcp::Socket<'static> {
+    fn tcp_socket(&mut self, handle: Handle) -> &mut tcp::Socket<'static> {
         self.sockets.get_mut::<tcp::Socket>(handle)
     }
 
@@ -223,9 +238,10 @@ impl<D: Device> Stack<D> {
         Ok(id)
     }
 
-    /// Binds an open socket to `local`: unspecified or one of the interface's addresses; port
-    /// 0 for an ephemeral port. Another socket bound to an overlapping address and the same
-    /// port is [`Error::AddressInUse`]; connections still closing are not.
+    /// Binds an open socket to `local`: unspecified, a loopback address or one of the wire
+    /// interface's addresses (else [`Error::AddressNotBindable`]); port 0 for an ephemeral
+    /// port. Another socket bound to an overlapping address and the same port is
+    /// [`Error::AddressInUse`]; connections still closing are not.
     pub fn tcp_bind(&mut self, id: SocketId, local: SocketAddr) -> Result<(), Error> {
         let entry = self.tcp_entry(id)?;
         if entry.bound.is_some() || !matches!(entry.kind, Kind::Idle) {
@@ -254,9 +270,10 @@ impl<D: Device> Stack<D> {
     }
 
     fn tcp_ephemeral_port(&mut self) -> Option<u16> {
-        // Collect the ports in use first: the search below borrows the stack mutably.
+        // Collect the ports in use (on both interfaces) first: the search below borrows the
+        // stack mutably.
         let mut used: Vec<u16> = self.tcp.entries.values().filter_map(|e| e.bound.map(|b| b.port())).collect();
-        for (_, socket) in self.sockets.iter() {
+        for socket in self.sockets.iter() {
             if let smoltcp::socket::Socket::Tcp(s) = socket {
                 used.extend(s.local_endpoint().map(|e| e.port));
                 used.push(s.listen_endpoint().port);
@@ -274,9 +291,14 @@ impl<D: Device> Stack<D> {
         if entry.bound.is_none() || !matches!(entry.kind, Kind::Idle) {
             return Err(Error::InvalidState);
         }
-        entry.kind = Kind::Listening(Listener { backlog, listening: None, pending: VecDeque::new() });
+        entry.kind = Kind::Listening(Listener::new(backlog));
         if let Err(error) = self.replenish(id) {
-            self.tcp_entry_mut(id)?.kind = Kind::Idle;
+            let entry = self.tcp_entry_mut(id)?;
+            if let Kind::Listening(listener) = core::mem::replace(&mut entry.kind, Kind::Idle) {
+                for handle in listener.listening.into_iter().flatten() {
+                    self.remove_socket(handle);
+                }
+            }
             return Err(error);
         }
         Ok(())
@@ -297,38 +319,53 @@ impl<D: Device> Stack<D> {
         Ok(())
     }
 
-    /// Gives a listener a listening socket if it has none and room in its backlog.
+    /// Gives a listener a listening socket on each interface it hears that has none, if there
+    /// is room in its backlog; takes the idle ones away when there is not.
     fn replenish(&mut self, id: SocketId) -> Result<(), Error> {
         let entry = self.tcp_entry(id)?;
         let (Kind::Listening(listener), Some(bound)) = (&entry.kind, entry.bound) else {
             return Ok(());
         };
-        if listener.listening.is_some() || listener.pending.len() >= listener.backlog {
-            return Ok(());
-        }
-        let options = entry.options;
-        let handle = self.new_tcp_socket(&options)?;
-        if self.tcp_socket(handle).listen(listen_endpoint(bound)).is_err() {
-            self.remove_socket(handle);
-            return Err(Error::InvalidState);
-        }
-        if let Ok(Entry { kind: Kind::Listening(listener), .. }) = self.tcp_entry_mut(id) {
-            listener.listening = Some(handle);
+        let (full, listening, options) = (listener.is_full(), listener.listening, entry.options);
+        for &iface in self.ifaces_for(bound.ip()) {
+            match listening[iface.index()] {
+                // A socket that has left the listening state is queued after the next frame.
+                Some(handle) if full && self.sockets.get::<tcp::Socket>(handle).state() == State::Listen => {
+                    self.remove_socket(handle);
+                    if let Ok(Entry { kind: Kind::Listening(listener), .. }) = self.tcp_entry_mut(id) {
+                        listener.listening[iface.index()] = None;
+                    }
+                }
+                None if !full => {
+                    let handle = self.new_tcp_socket(iface, &options)?;
+                    if self.tcp_socket(handle).listen(listen_endpoint(bound)).is_err() {
+                        self.remove_socket(handle);
+                        return Err(Error::InvalidState);
+                    }
+                    if let Ok(Entry { kind: Kind::Listening(listener), .. }) = self.tcp_entry_mut(id) {
+                        listener.listening[iface.index()] = Some(handle);
+                    }
+                }
+                _ => {}
+            }
         }
         Ok(())
     }
 
-    /// After a frame that changed sockets: queues the connections listening sockets took, on
-    /// the listener of their address family, and gives listeners fresh listening sockets.
+    /// After a frame or packet that changed sockets: queues the connections listening sockets
+    /// took, on the listener of their address family, and gives listeners fresh listening
+    /// sockets.
     pub(crate) fn tcp_after_ingress(&mut self) {
         let mut taken = Vec::new();
         for (&id, entry) in self.tcp.entries.iter_mut() {
-            if let Kind::Listening(listener) = &mut entry.kind
-                && let Some(handle) = listener.listening
-                && self.sockets.get::<tcp::Socket>(handle).state() != State::Listen
-            {
-                listener.listening = None;
-                taken.push((id, handle));
+            let Kind::Listening(listener) = &mut entry.kind else { continue };
+            for slot in &mut listener.listening {
+                if let Some(handle) = *slot
+                    && self.sockets.get::<tcp::Socket>(handle).state() != State::Listen
+                {
+                    *slot = None;
+                    taken.push((id, handle));
+                }
             }
         }
         for (from, handle) in taken {
@@ -344,7 +381,7 @@ impl<D: Device> Stack<D> {
     /// Queues a connection that `from`'s listening socket took on the listener it belongs to:
     /// `from` unless the connection is of the other address family (a socket listening on an
     /// unspecified address takes both), then another listener on the port, else it is reset.
-    fn queue_connection(&mut self, from: SocketId, handle: SocketHandle) {
+    fn queue_connection(&mut self, from: SocketId, handle: Handle) {
         let socket = self.sockets.get::<tcp::Socket>(handle);
         let Some(local) = socket.local_endpoint().map(endpoint_addr) else {
             // It left the listening state without a connection: nothing to queue.
@@ -352,7 +389,7 @@ impl<D: Device> Stack<D> {
             return;
         };
         let fits = |entry: &Entry| {
-            matches!(&entry.kind, Kind::Listening(l) if l.pending.len() < l.backlog)
+            matches!(&entry.kind, Kind::Listening(l) if !l.is_full())
                 && entry.family == Family::of(local.ip())
                 && entry
                     .bound
@@ -382,7 +419,7 @@ impl<D: Device> Stack<D> {
         }
     }
 
-    fn is_acceptable(&self, handle: SocketHandle) -> bool {
+    fn is_acceptable(&self, handle: Handle) -> bool {
         let state = self.sockets.get::<tcp::Socket>(handle).state();
         !is_handshaking(state) && state != State::Closed
     }
@@ -413,9 +450,11 @@ impl<D: Device> Stack<D> {
         Ok(Some(accepted))
     }
 
-    /// Starts connecting an open (possibly bound) socket to `remote`. An unroutable address is
-    /// [`Error::Unreachable`] at once; refusal and timeouts come from
-    /// [`tcp_connect_result`](Stack::tcp_connect_result).
+    /// Starts connecting an open (possibly bound) socket to `remote`, over loopback for a
+    /// loopback address or one of the wire interface's, else over the wire. An unroutable
+    /// address is [`Error::Unreachable`] at once, and so is (as [`Error::InvalidArgument`], as
+    /// Linux has it) one outside the host from a socket bound to a loopback address; refusal
+    /// and timeouts come from [`tcp_connect_result`](Stack::tcp_connect_result).
     pub fn tcp_connect(&mut self, id: SocketId, remote: SocketAddr) -> Result<(), Error> {
         let entry = self.tcp_entry(id)?;
         if !matches!(entry.kind, Kind::Idle) {
@@ -428,13 +467,18 @@ impl<D: Device> Stack<D> {
             return Err(Error::Unreachable);
         }
         let (bound, options) = (entry.bound, entry.options);
+        let iface = self.route(remote.ip());
+        if iface == Iface::Wire && bound.is_some_and(|b| is_loopback(b.ip())) {
+            return Err(Error::InvalidArgument);
+        }
         let local = match bound {
             Some(bound) => listen_endpoint(bound),
             None => IpListenEndpoint { addr: None, port: self.tcp_ephemeral_port().ok_or(Error::AddressNotBindable)? },
         };
-        let handle = self.new_tcp_socket(&options)?;
-        let context = self.iface.context();
-        let socket = self.sockets.get_mut::<tcp::Socket>(handle);
+        let handle = self.new_tcp_socket(iface, &options)?;
+        let (interface, sockets) = self.iface_and_sockets(iface);
+        let context = interface.context();
+        let socket = sockets.get_mut::<tcp::Socket>(handle);
         if let Err(error) = socket.connect(context, (IpAddress::from(remote.ip()), remote.port()), local) {
             self.remove_socket(handle);
             return Err(match error {
@@ -532,7 +576,7 @@ impl<D: Device> Stack<D> {
     }
 
     /// The socket of a connection that may send, or why it may not.
-    fn tcp_sendable(&mut self, id: SocketId) -> Result<SocketHandle, Error> {
+    fn tcp_sendable(&mut self, id: SocketId) -> Result<Handle, Error> {
         self.tcp_refresh(id);
         match &self.tcp_entry(id)?.kind {
             Kind::Connection(conn) => {
@@ -576,7 +620,7 @@ impl<D: Device> Stack<D> {
         match entry.kind {
             Kind::Idle | Kind::Done { .. } => {}
             Kind::Listening(listener) => {
-                if let Some(handle) = listener.listening {
+                for handle in listener.listening.into_iter().flatten() {
                     self.remove_socket(handle);
                 }
                 for handle in listener.pending {
@@ -598,7 +642,7 @@ impl<D: Device> Stack<D> {
         }
     }
 
-    fn orphan(&mut self, handle: SocketHandle, linger: Duration) {
+    fn orphan(&mut self, handle: Handle, linger: Duration) {
         let deadline = self.now + linger;
         self.tcp.orphans.push(Orphan { handle, deadline, aborted: false });
     }
@@ -646,9 +690,11 @@ impl<D: Device> Stack<D> {
         options.keep_alive_count = options.keep_alive_count.clamp(1, 127);
         let entry = self.tcp_entry_mut(id)?;
         entry.options = options;
-        let handles: Vec<SocketHandle> = match &entry.kind {
+        let handles: Vec<Handle> = match &entry.kind {
             Kind::Connection(conn) => vec![conn.handle],
-            Kind::Listening(listener) => listener.listening.iter().chain(&listener.pending).copied().collect(),
+            Kind::Listening(listener) => {
+                listener.listening.iter().flatten().chain(&listener.pending).copied().collect()
+            }
             _ => Vec::new(),
         };
         for handle in handles {
@@ -673,9 +719,10 @@ impl<D: Device> Stack<D> {
                     let mut kept = VecDeque::with_capacity(listener.pending.len());
                     for handle in listener.pending.drain(..) {
                         let socket = self.sockets.get_mut::<tcp::Socket>(handle);
+                        let slot = &mut listener.listening[handle.iface.index()];
                         match socket.state() {
                             State::Closed => strays.push(handle),
-                            State::Listen if listener.listening.is_none() => listener.listening = Some(handle),
+                            State::Listen if slot.is_none() => *slot = Some(handle),
                             State::Listen => strays.push(handle),
                             State::SynReceived => {
                                 socket.set_timeout(Some(stack_options.connect_timeout));
@@ -696,6 +743,21 @@ impl<D: Device> Stack<D> {
             self.orphan(handle, Duration::ZERO);
         }
         self.tcp_after_ingress();
+    }
+
+    /// Looks at `iface`'s connections (see `Conn::observe`): after its packets were sent out
+    /// (`after_egress`) or taken in. The loopback interface's are looked at this way between
+    /// its rounds; everything else by [`tcp_maintain`](Stack::tcp_maintain) and
+    /// [`tcp_reclaim`](Stack::tcp_reclaim).
+    pub(crate) fn tcp_observe(&mut self, iface: Iface, after_egress: bool) {
+        for entry in self.tcp.entries.values_mut() {
+            if let Kind::Connection(conn) = &mut entry.kind
+                && conn.handle.iface == iface
+            {
+                let socket = self.sockets.get_mut::<tcp::Socket>(conn.handle);
+                conn.observe(socket, &entry.options, &self.options, after_egress);
+            }
+        }
     }
 
     /// After sending: hands the sockets of connections that are over to the orphans (keeping
@@ -746,8 +808,13 @@ impl<D: Device> Stack<D> {
         self.tcp.orphans.iter().map(|o| o.deadline).min()
     }
 
-    /// How many connections the stack is still closing for sockets the application dropped.
+    /// How many connections the stack is still closing for sockets the application dropped
+    /// (not counting those in TIME-WAIT, which have nothing left to deliver).
     pub fn tcp_lingering(&self) -> usize {
-        self.tcp.orphans.len()
+        self.tcp
+            .orphans
+            .iter()
+            .filter(|orphan| self.sockets.get::<tcp::Socket>(orphan.handle).state() != State::TimeWait)
+            .count()
     }
 }

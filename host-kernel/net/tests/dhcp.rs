@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use common::*;
 use morgana_net::smoltcp::phy::ChecksumCapabilities;
@@ -12,7 +12,7 @@ use morgana_net::smoltcp::wire::{
     DhcpMessageType, DhcpPacket, DhcpRepr, EthernetAddress, EthernetFrame, EthernetProtocol, EthernetRepr, IpProtocol,
     Ipv4Packet, Ipv4Repr, UdpPacket, UdpRepr,
 };
-use morgana_net::{NetConfig, Stack, StackOptions};
+use morgana_net::{Error, Family, NetConfig, Stack, StackOptions};
 
 const SERVER: Ipv4Addr = Ipv4Addr::new(192, 168, 7, 1);
 const OFFERED: Ipv4Addr = Ipv4Addr::new(192, 168, 7, 50);
@@ -123,4 +123,18 @@ fn dhcp_configures_the_interface() {
         config.to_string().starts_with("fe80::ff:fe00:2/64 192.168.7.50/24 via 192.168.7.1, dns 192.168.7.53"),
         "{config}"
     );
+
+    // The leased address is the host's: bindable, and reached over loopback (no frame on the
+    // cable), as the addresses of 127.0.0.0/8 are.
+    let leased = SocketAddr::new(IpAddr::V4(OFFERED), 5353);
+    let socket = stack.udp_open(Family::Ipv4).unwrap();
+    stack.udp_bind(socket, leased).unwrap();
+    let sent = stack.stats().tx_frames;
+    assert!(stack.udp_send(socket, b"to my lease", leased).unwrap());
+    stack.poll(now);
+    assert_eq!(stack.udp_recv(socket).unwrap(), Some((b"to my lease".to_vec(), leased)));
+    assert_eq!(stack.stats().tx_frames, sent);
+    let other = stack.udp_open(Family::Ipv4).unwrap();
+    let elsewhere = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 168, 7, 51)), 0);
+    assert_eq!(stack.udp_bind(other, elsewhere), Err(Error::AddressNotBindable));
 }

@@ -77,6 +77,9 @@ fn find_mmio(kind: DeviceType, announced: &[(u64, u32)]) -> Option<Found> {
         // empty one reports device id 0, which `new` refuses); identity mapped, 'static.
         let transport = unsafe { MmioTransport::new(header, MMIO_SIZE) }.ok()?;
         if transport.device_type() != kind {
+            // Dropping a transport resets its device, which another driver may be driving
+            // (the console channel's, say): let go of it untouched.
+            core::mem::forget(transport);
             return None;
         }
         let gsi = announced.iter().find(|(b, _)| *b == base).map_or(irq_base + slot as u32, |(_, irq)| *irq);

@@ -1,6 +1,7 @@
 //! virtio-net with the `virtio-drivers` crate, over virtio-mmio or virtio-pci (see
 //! [`virtio`](crate::drivers::virtio)), presented to the network stack as a
-//! `smoltcp::phy::Device`.
+//! `smoltcp::phy::Device`; or, in a VM without one, an absent device, so that the stack (and
+//! its loopback interface) still runs.
 //!
 //! Received frames are announced by an interrupt (see `arch::ioapic`); the stack drains the
 //! receive queue when it polls. Transmission completes synchronously.
@@ -20,34 +21,49 @@ const MTU: usize = 1514;
 
 type Nic = VirtIONet<IdentityHal, SomeTransport<'static>, QUEUE_SIZE>;
 
+/// The network device the stack runs on: the virtio-net device found at boot, or none.
+#[allow(clippy::large_enum_variant, reason = "one per VM, inside the stack")]
+pub enum NetDevice {
+    Virtio(VirtioNet),
+    /// No network device: never receives, never transmits (the stack serves loopback only).
+    Absent,
+}
+
 /// A virtio-net device found at boot.
-pub struct NetDevice {
+pub struct VirtioNet {
     nic: RefCell<Nic>,
     /// The interrupt line (GSI) the device raises.
     pub gsi: u32,
 }
 
-impl NetDevice {
+impl VirtioNet {
     /// The first virtio-net device, on PCI or virtio-mmio (`announced`: the slots QEMU named
     /// on the command line).
     pub fn probe(announced: &[(u64, u32)]) -> Option<Self> {
         let found = virtio::find(DeviceType::Network, announced)?;
         let nic = VirtIONet::new(found.transport, BUFFER_LEN).ok()?;
-        Some(NetDevice { nic: RefCell::new(nic), gsi: found.gsi })
+        Some(VirtioNet { nic: RefCell::new(nic), gsi: found.gsi })
     }
 
     pub fn mac_address(&self) -> [u8; 6] {
         self.nic.borrow().mac_address()
     }
+}
 
+impl NetDevice {
     /// Acknowledges the device's interrupt, lowering its line so the next frame raises it again.
     pub fn acknowledge_interrupt(&self) {
-        self.nic.borrow_mut().ack_interrupt();
+        if let NetDevice::Virtio(device) = self {
+            device.nic.borrow_mut().ack_interrupt();
+        }
     }
 
     /// Whether received frames wait in the queue.
     pub fn has_pending_frames(&self) -> bool {
-        self.nic.borrow().can_recv()
+        match self {
+            NetDevice::Virtio(device) => device.nic.borrow().can_recv(),
+            NetDevice::Absent => false,
+        }
     }
 }
 
@@ -56,12 +72,14 @@ impl phy::Device for NetDevice {
     type TxToken<'a> = Transmit<'a>;
 
     fn receive(&mut self, _timestamp: Instant) -> Option<(Self::RxToken<'_>, Self::TxToken<'_>)> {
-        let buffer = self.nic.borrow_mut().receive().ok()?;
-        Some((Received { nic: &self.nic, buffer: Some(buffer) }, Transmit { nic: &self.nic }))
+        let NetDevice::Virtio(device) = self else { return None };
+        let buffer = device.nic.borrow_mut().receive().ok()?;
+        Some((Received { nic: &device.nic, buffer: Some(buffer) }, Transmit { nic: &device.nic }))
     }
 
     fn transmit(&mut self, _timestamp: Instant) -> Option<Self::TxToken<'_>> {
-        self.nic.borrow().can_send().then_some(Transmit { nic: &self.nic })
+        let NetDevice::Virtio(device) = self else { return None };
+        device.nic.borrow().can_send().then_some(Transmit { nic: &device.nic })
     }
 
     fn capabilities(&self) -> DeviceCapabilities {

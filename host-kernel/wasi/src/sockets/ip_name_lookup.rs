@@ -1,5 +1,8 @@
-//! `wasi:sockets/ip-name-lookup`: IP addresses are answered at once; names go to the network's
-//! resolver ([`Network::resolve`](crate::network::Network::resolve)).
+//! `wasi:sockets/ip-name-lookup`: IP addresses are answered at once, and so is `localhost`
+//! (in any case, with or without a trailing dot): ::1 then 127.0.0.1, the order getaddrinfo
+//! gives them on Linux with the usual `/etc/hosts`, so under wasmtime-wasi too, and never
+//! through DNS (RFC 6761). Other names go to the network's resolver
+//! ([`Network::resolve`](crate::network::Network::resolve)).
 //!
 //! As in wasmtime-wasi, a name is checked before it is looked up: one with characters no host
 //! name may contain is `invalid-argument`. Unlike wasmtime-wasi (which converts international
@@ -9,7 +12,7 @@ use alloc::boxed::Box; // async_trait's expansion names `Box`
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
-use core::net::{IpAddr, Ipv6Addr};
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use wasmtime::component::Resource;
 use wasmtime_wasi_io::poll::{DynPollable, Pollable, subscribe};
 
@@ -69,6 +72,11 @@ impl Host for WasiHostCtxView<'_> {
         let net = NetCtx::of(self.ctx).map_err(|_| ErrorCode::PermanentResolverFailure)?;
         let state = match parse_ip(&name) {
             Some(ip) => LookupState::Done(vec![ip]),
+            None if is_localhost(&name) => {
+                let mut addresses = LOCALHOST.to_vec();
+                addresses.reverse();
+                LookupState::Done(addresses)
+            }
             None if is_valid_name(&name) => LookupState::Pending(net.network.resolve(&name)?),
             None => return Err(ErrorCode::InvalidArgument.into()),
         };
@@ -122,6 +130,14 @@ impl Pollable for ResolveAddressStream {
     }
 }
 
+/// What `localhost` resolves to, in order.
+const LOCALHOST: [IpAddr; 2] = [IpAddr::V6(Ipv6Addr::LOCALHOST), IpAddr::V4(Ipv4Addr::LOCALHOST)];
+
+/// `localhost`, in any case, with or without a trailing dot.
+fn is_localhost(name: &str) -> bool {
+    name.strip_suffix('.').unwrap_or(name).eq_ignore_ascii_case("localhost")
+}
+
 /// An IPv4 address, an IPv6 address, or an IPv6 address in brackets.
 fn parse_ip(name: &str) -> Option<IpAddr> {
     if let Some(inner) = name.strip_prefix('[').and_then(|n| n.strip_suffix(']')) {
@@ -135,4 +151,20 @@ fn parse_ip(name: &str) -> Option<IpAddr> {
 fn is_valid_name(name: &str) -> bool {
     const FORBIDDEN: &[u8] = b" #%/:<>?@[\\]^|";
     !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() && !FORBIDDEN.contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn localhost_is_recognised_in_every_spelling_and_nothing_else() {
+        for name in ["localhost", "LOCALHOST", "LocalHost", "localhost."] {
+            assert!(is_localhost(name), "{name}");
+        }
+        for name in ["localhost..", "localhost.localdomain", "ip6-localhost", "a.localhost", "localhos", ""] {
+            assert!(!is_localhost(name), "{name}");
+        }
+        assert_eq!(LOCALHOST, [IpAddr::V6(Ipv6Addr::LOCALHOST), IpAddr::V4(Ipv4Addr::LOCALHOST)]);
+    }
 }

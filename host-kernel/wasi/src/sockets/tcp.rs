@@ -459,7 +459,7 @@ fn keep_alive_time(value: u64) -> Result<u64, ErrorCode> {
 #[wasmtime_wasi_io::async_trait]
 impl Pollable for TcpSocket {
     /// Ready when `finish-connect` or `accept` would not return `would-block`; at once in
-    /// other states.
+    /// other states (a listen in progress included: `finish-listen` never waits).
     async fn ready(&mut self) {
         match self.state {
             State::Connecting if self.in_progress == Some(Operation::Connect) => {
@@ -468,6 +468,8 @@ impl Pollable for TcpSocket {
                 net.until(|network| network.tcp_connect_result(id).is_some()).await;
                 self.poll_connect();
             }
+            // `finish-listen` has not been called: it would not block (wasmtime-wasi is ready).
+            State::Listening if self.in_progress == Some(Operation::Listen) => {}
             State::Listening => {
                 let net = self.net.clone();
                 let id = self.id;
