@@ -170,7 +170,13 @@ fn print_image(out: &mut String, path: &std::path::Path) -> Result<()> {
             match dir.contents {
                 morgana_image::DirContents::Archive(bytes) => {
                     let files = morgana_image::archive::decode(bytes)
-                        .map(|entries| format!("{} entries, {} of files", entries.len(), human_size(morgana_image::archive::file_bytes(&entries))))
+                        .map(|entries| {
+                            format!(
+                                "{} entries, {} of files",
+                                entries.len(),
+                                human_size(morgana_image::archive::file_bytes(&entries))
+                            )
+                        })
                         .unwrap_or_else(|e| e.to_string());
                     writeln!(out, "  {:<16} read-only, {files}", dir.guest)?
                 }

@@ -218,7 +218,13 @@ fn linked_interfaces(features: &[String]) -> Vec<String> {
         .collect()
 }
 
-fn image_key(kernel: &[u8], component: &[u8], config: &BootConfig, app: &AppInfo, dirs: &[(String, BakedDir)]) -> String {
+fn image_key(
+    kernel: &[u8],
+    component: &[u8],
+    config: &BootConfig,
+    app: &AppInfo,
+    dirs: &[(String, BakedDir)],
+) -> String {
     let mut text = format!("{config:?} {} {}", app.name, morgana_image::WASMTIME_VERSION);
     text.push_str(&format!(" {:016x}", morgana_image::fnv1a(kernel)));
     for (guest, dir) in dirs {

@@ -164,7 +164,8 @@ fn compare(case: &Case, target: &str, outcome: &Outcome) -> Option<String> {
             problems.push(format!("stderr lacks {needle:?}"));
         }
     }
-    (!problems.is_empty()).then(|| format!("{} on {target}: {}\nstderr:\n{}", case.name, problems.join("; "), outcome.stderr))
+    (!problems.is_empty())
+        .then(|| format!("{} on {target}: {}\nstderr:\n{}", case.name, problems.join("; "), outcome.stderr))
 }
 
 /// Runs every case on `target`, two at a time (the machine's cores), and fails with all the
@@ -203,9 +204,25 @@ fn in_the_vm_every_case_prints_what_wasmtime_printed() {
 }
 
 #[test]
+fn loopback_works_in_a_vm_without_a_network_device() {
+    built("qemu");
+    for name in ["tcp-echo-v4", "tcp-refused", "udp-self-v6"] {
+        let case = cases().into_iter().find(|c| c.name == name).unwrap();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_morgana"));
+        command.current_dir(repo()).arg("run").arg(fixture()).args(["--target", "qemu", "--net", "none", "--"]);
+        command.args(&case.args);
+        if let Some(problem) = compare(&case, "qemu --net none", &run(command, None)) {
+            panic!("{problem}");
+        }
+    }
+}
+
+#[test]
 fn pinned_expectations_are_what_wasmtime_does() {
     let Some(wasmtime) = wasmtime() else {
-        eprintln!("wasmtime 48.0.8 is not installed (cargo install wasmtime-cli@48.0.8 --locked): the pins are not checked against it");
+        eprintln!(
+            "wasmtime 48.0.8 is not installed (cargo install wasmtime-cli@48.0.8 --locked): the pins are not checked against it"
+        );
         return;
     };
     let failures: Vec<String> = cases()
@@ -332,7 +349,12 @@ fn megabytes_of_stdin_arrive_whole() {
         let writer = std::thread::spawn(move || pipe.write_all(&bytes));
         let output = child.wait_with_output().unwrap();
         writer.join().unwrap().unwrap();
-        assert_eq!(String::from_utf8_lossy(&output.stdout), expected, "{target}: {}", String::from_utf8_lossy(&output.stderr));
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout),
+            expected,
+            "{target}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
 }
 
@@ -347,7 +369,12 @@ fn stdin_null_in_the_manifest_gives_an_empty_input() {
         let mut command = Command::new(env!("CARGO_BIN_EXE_morgana"));
         command.args(["run", &manifest, "--target", target, "--", "stdin"]);
         let outcome = run(command, Some("this is not read\n"));
-        assert_eq!(String::from_utf8_lossy(&outcome.stdout), "stdin: 0 bytes, checksum 00000000\n", "{target}: {}", outcome.stderr);
+        assert_eq!(
+            String::from_utf8_lossy(&outcome.stdout),
+            "stdin: 0 bytes, checksum 00000000\n",
+            "{target}: {}",
+            outcome.stderr
+        );
     }
 }
 
@@ -389,7 +416,8 @@ fn bad_preopened_directories_are_refused_with_the_fix() {
     // --dir of a directory that does not exist.
     for target in ["unix", "qemu"] {
         let dir = fixture().display().to_string();
-        let run = morgana(&["run", &dir, "--target", target, "--dir", "/nonexistent/dir::/x", "--", "fs", "preopens", "-"]);
+        let run =
+            morgana(&["run", &dir, "--target", target, "--dir", "/nonexistent/dir::/x", "--", "fs", "preopens", "-"]);
         assert_eq!(run.status, 2, "{target}: {}", run.stderr);
         assert!(run.stderr.contains("/nonexistent/dir"), "{target}: {}", run.stderr);
     }
@@ -414,7 +442,10 @@ fn an_unreadable_file_in_a_preopened_directory_stops_the_build() {
     let manifest = scratch.path().join("unikernel.toml");
     std::fs::write(
         &manifest,
-        format!("name = \"unreadable\"\n[components.app]\nwasm = {}\n[dirs]\n\"/d\" = {{ path = \"d\" }}\n", toml_path(&component)),
+        format!(
+            "name = \"unreadable\"\n[components.app]\nwasm = {}\n[dirs]\n\"/d\" = {{ path = \"d\" }}\n",
+            toml_path(&component)
+        ),
     )
     .unwrap();
     let as_nobody = |args: &[&str]| {

@@ -58,7 +58,10 @@ pub fn archive_dir(guest: &str, root: &Path) -> Result<(Vec<u8>, Vec<Skipped>), 
         for child in std::fs::read_dir(&dir).map_err(|e| read_error(&dir, e))? {
             let child = child.map_err(|e| read_error(&dir, e))?;
             let path = child.path();
-            let name = child.file_name().into_string().map_err(|_| DirError::NonUtf8 { guest: guest.into(), path: path.clone() })?;
+            let name = child
+                .file_name()
+                .into_string()
+                .map_err(|_| DirError::NonUtf8 { guest: guest.into(), path: path.clone() })?;
             let relative = if prefix.is_empty() { name } else { format!("{prefix}/{name}") };
             let meta = std::fs::symlink_metadata(&path).map_err(|e| read_error(&path, e))?;
             let modified = meta
@@ -72,8 +75,10 @@ pub fn archive_dir(guest: &str, root: &Path) -> Result<(Vec<u8>, Vec<Skipped>), 
                 (Kind::Directory, Vec::new())
             } else if file_type.is_symlink() {
                 let target = std::fs::read_link(&path).map_err(|e| read_error(&path, e))?;
-                let target =
-                    target.into_os_string().into_string().map_err(|_| DirError::NonUtf8 { guest: guest.into(), path: path.clone() })?;
+                let target = target
+                    .into_os_string()
+                    .into_string()
+                    .map_err(|_| DirError::NonUtf8 { guest: guest.into(), path: path.clone() })?;
                 (Kind::Symlink, target.into_bytes())
             } else if file_type.is_file() {
                 (Kind::File, std::fs::read(&path).map_err(|e| read_error(&path, e))?)
@@ -85,10 +90,8 @@ pub fn archive_dir(guest: &str, root: &Path) -> Result<(Vec<u8>, Vec<Skipped>), 
         }
     }
     entries.sort_by(|a, b| a.path.cmp(&b.path));
-    let borrowed: Vec<NewEntry<'_>> = entries
-        .iter()
-        .map(|e| NewEntry { kind: e.kind, path: &e.path, modified: e.modified, data: &e.data })
-        .collect();
+    let borrowed: Vec<NewEntry<'_>> =
+        entries.iter().map(|e| NewEntry { kind: e.kind, path: &e.path, modified: e.modified, data: &e.data }).collect();
     Ok((archive::encode(&borrowed), skipped))
 }
 

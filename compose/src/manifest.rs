@@ -440,8 +440,11 @@ impl Manifest {
         }
         let mut dirs = Vec::new();
         for (guest, spec) in raw.dirs {
-            let source = check_dir(&guest, spec, &dir)
-                .map_err(|reason| ManifestError::BadDir { file: file.clone(), guest: guest.clone(), reason })?;
+            let source = check_dir(&guest, spec, &dir).map_err(|reason| ManifestError::BadDir {
+                file: file.clone(),
+                guest: guest.clone(),
+                reason,
+            })?;
             dirs.push(DirSpec { guest, source });
         }
         Ok(Manifest {
@@ -475,7 +478,9 @@ fn check_dir(guest: &str, spec: RawDir, dir: &Path) -> Result<DirSource, String>
                 .ok_or_else(|| format!("`{size}` is not a size; write e.g. \"512K\", \"8M\" or \"1G\""))?;
             Ok(DirSource::Scratch { bytes })
         }
-        (Some(_), Some(_)) => Err("give either `path` (a directory to open) or `scratch` (an empty one), not both".into()),
+        (Some(_), Some(_)) => {
+            Err("give either `path` (a directory to open) or `scratch` (an empty one), not both".into())
+        }
         (None, None) => Err("give `path = \"DIR\"` (a directory to open) or `scratch = \"8M\"` (an empty one)".into()),
     }
 }

@@ -237,11 +237,9 @@ pub struct Pinned {
 impl Pinned {
     pub fn read(path: &Path) -> Pinned {
         let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}; pin it first", path.display()));
-        let split = bytes
-            .windows(4)
-            .position(|w| w == b"---\n")
-            .unwrap_or_else(|| panic!("{}: no `---` line", path.display()))
-            + 4;
+        let split =
+            bytes.windows(4).position(|w| w == b"---\n").unwrap_or_else(|| panic!("{}: no `---` line", path.display()))
+                + 4;
         let header = String::from_utf8_lossy(&bytes[..split]);
         let status = header
             .lines()

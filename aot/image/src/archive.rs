@@ -17,6 +17,8 @@
 use alloc::vec::Vec;
 use core::fmt;
 
+use crate::wire::Reader;
+
 /// What an entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -119,33 +121,33 @@ pub fn encode(entries: &[NewEntry<'_>]) -> Vec<u8> {
 /// Reads every entry, checking each; the entries borrow from `bytes`.
 pub fn decode(bytes: &[u8]) -> Result<Vec<Entry<'_>>, ArchiveError> {
     let mut reader = Reader(bytes);
-    let count = reader.u32()? as usize;
+    let count = reader.u32().ok_or(ArchiveError::Truncated)? as usize;
     // Every entry takes at least 25 bytes: a larger count is a lie.
-    if count > reader.0.len() / 25 {
+    if count > reader.remaining() / 25 {
         return Err(ArchiveError::Truncated);
     }
     let mut entries = Vec::with_capacity(count);
     for _ in 0..count {
-        let kind = reader.take(1)?[0];
+        let kind = reader.take(1).ok_or(ArchiveError::Truncated)?[0];
         let kind = Kind::from_code(kind).ok_or(ArchiveError::BadKind(kind))?;
-        let path_len = reader.u32()? as usize;
-        let path = core::str::from_utf8(reader.take(path_len)?).map_err(|_| ArchiveError::BadPath)?;
+        let path = reader.bytes().ok_or(ArchiveError::Truncated)?;
+        let path = core::str::from_utf8(path).map_err(|_| ArchiveError::BadPath)?;
         if !is_relative_path(path) {
             return Err(ArchiveError::BadPath);
         }
-        let seconds = reader.u64()?;
-        let nanoseconds = reader.u32()?;
+        let seconds = reader.u64().ok_or(ArchiveError::Truncated)?;
+        let nanoseconds = reader.u32().ok_or(ArchiveError::Truncated)?;
         if nanoseconds >= 1_000_000_000 {
             return Err(ArchiveError::Malformed);
         }
-        let data_len = usize::try_from(reader.u64()?).map_err(|_| ArchiveError::Truncated)?;
-        let data = reader.take(data_len)?;
+        let data_len = reader.u64().and_then(|len| usize::try_from(len).ok()).ok_or(ArchiveError::Truncated)?;
+        let data = reader.take(data_len).ok_or(ArchiveError::Truncated)?;
         if kind == Kind::Directory && !data.is_empty() {
             return Err(ArchiveError::Malformed);
         }
         entries.push(Entry { kind, path, modified: (seconds, nanoseconds), data });
     }
-    if !reader.0.is_empty() {
+    if !reader.is_empty() {
         return Err(ArchiveError::TrailingBytes);
     }
     Ok(entries)
@@ -154,27 +156,6 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<Entry<'_>>, ArchiveError> {
 /// The total size of the files in an archive's entries.
 pub fn file_bytes(entries: &[Entry<'_>]) -> u64 {
     entries.iter().filter(|e| e.kind == Kind::File).map(|e| e.data.len() as u64).sum()
-}
-
-struct Reader<'a>(&'a [u8]);
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], ArchiveError> {
-        if self.0.len() < n {
-            return Err(ArchiveError::Truncated);
-        }
-        let (head, tail) = self.0.split_at(n);
-        self.0 = tail;
-        Ok(head)
-    }
-
-    fn u32(&mut self) -> Result<u32, ArchiveError> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().map_err(|_| ArchiveError::Truncated)?))
-    }
-
-    fn u64(&mut self) -> Result<u64, ArchiveError> {
-        Ok(u64::from_le_bytes(self.take(8)?.try_into().map_err(|_| ArchiveError::Truncated)?))
-    }
 }
 
 #[cfg(test)]
@@ -212,7 +193,8 @@ mod tests {
         let mut bad_kind = good.clone();
         bad_kind[4] = 9;
         assert_eq!(decode(&bad_kind), Err(ArchiveError::BadKind(9)));
-        let directory_with_data = encode(&[NewEntry { kind: Kind::Directory, path: "d", modified: (0, 0), data: b"x" }]);
+        let directory_with_data =
+            encode(&[NewEntry { kind: Kind::Directory, path: "d", modified: (0, 0), data: b"x" }]);
         assert_eq!(decode(&directory_with_data), Err(ArchiveError::Malformed));
         assert_eq!(decode(&[0xff, 0xff, 0xff, 0xff]), Err(ArchiveError::Truncated));
     }

@@ -29,6 +29,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
+use crate::wire::{Reader, put_bytes};
+
 /// The largest payload of one frame.
 pub const MAX_PAYLOAD: usize = 1 << 20;
 /// The largest [`ToGuest::Start`] payload: arguments and environment (Linux allows 2 MiB of
@@ -90,7 +92,10 @@ pub enum ToGuest<'a> {
     /// Standard input is over.
     StdinEnd,
     /// This many bytes of the stream have been written out since boot.
-    Written { stream: Stream, total: u64 },
+    Written {
+        stream: Stream,
+        total: u64,
+    },
     /// The stream can take nothing more (its reader is gone); later writes fail.
     Closed(Stream),
 }
@@ -98,7 +103,10 @@ pub enum ToGuest<'a> {
 /// A frame to the host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ToHost<'a> {
-    Output { stream: Stream, bytes: &'a [u8] },
+    Output {
+        stream: Stream,
+        bytes: &'a [u8],
+    },
     /// The kernel can take this many more bytes of standard input.
     StdinWanted(u32),
     /// The application's exit status, whole (the VMM's exit device carries only part of it).
@@ -198,23 +206,23 @@ impl Start {
         match &self.argv0 {
             Some(argv0) => {
                 out.push(1);
-                put(&mut out, argv0.as_bytes());
+                put_bytes(&mut out, argv0.as_bytes());
             }
             None => out.push(0),
         }
         out.extend_from_slice(&(self.args.len() as u32).to_le_bytes());
         for arg in &self.args {
-            put(&mut out, arg.as_bytes());
+            put_bytes(&mut out, arg.as_bytes());
         }
         out.extend_from_slice(&(self.env.len() as u32).to_le_bytes());
         for (name, value) in &self.env {
-            put(&mut out, name.as_bytes());
-            put(&mut out, value.as_bytes());
+            put_bytes(&mut out, name.as_bytes());
+            put_bytes(&mut out, value.as_bytes());
         }
         out.extend_from_slice(&(self.dirs.len() as u32).to_le_bytes());
         for (guest, archive) in &self.dirs {
-            put(&mut out, guest.as_bytes());
-            put(&mut out, archive);
+            put_bytes(&mut out, guest.as_bytes());
+            put_bytes(&mut out, archive);
         }
         out
     }
@@ -228,55 +236,25 @@ impl Start {
         };
         let count = reader.u32()? as usize;
         // Every string takes at least its 4-byte length: a count beyond that is a lie.
-        if count > reader.0.len() / 4 {
+        if count > reader.remaining() / 4 {
             return None;
         }
         let args = (0..count).map(|_| reader.string()).collect::<Option<Vec<_>>>()?;
         let count = reader.u32()? as usize;
-        if count > reader.0.len() / 8 {
+        if count > reader.remaining() / 8 {
             return None;
         }
         let env = (0..count).map(|_| Some((reader.string()?, reader.string()?))).collect::<Option<Vec<_>>>()?;
         let count = reader.u32()? as usize;
-        if count > reader.0.len() / 8 {
+        if count > reader.remaining() / 8 {
             return None;
         }
-        let dirs = (0..count).map(|_| Some((reader.string()?, reader.bytes()?.to_vec()))).collect::<Option<Vec<_>>>()?;
-        if !reader.0.is_empty() || env.iter().any(|(name, _)| name.is_empty() || name.contains('=')) {
+        let dirs =
+            (0..count).map(|_| Some((reader.string()?, reader.bytes()?.to_vec()))).collect::<Option<Vec<_>>>()?;
+        if !reader.is_empty() || env.iter().any(|(name, _)| name.is_empty() || name.contains('=')) {
             return None;
         }
         Some(Start { argv0, args, env, dirs })
-    }
-}
-
-fn put(out: &mut Vec<u8>, bytes: &[u8]) {
-    out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
-    out.extend_from_slice(bytes);
-}
-
-struct Reader<'a>(&'a [u8]);
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        if self.0.len() < n {
-            return None;
-        }
-        let (head, tail) = self.0.split_at(n);
-        self.0 = tail;
-        Some(head)
-    }
-
-    fn u32(&mut self) -> Option<u32> {
-        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
-    }
-
-    fn bytes(&mut self) -> Option<&'a [u8]> {
-        let len = self.u32()? as usize;
-        self.take(len)
-    }
-
-    fn string(&mut self) -> Option<String> {
-        core::str::from_utf8(self.bytes()?).ok().map(String::from)
     }
 }
 

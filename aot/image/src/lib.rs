@@ -34,6 +34,9 @@ pub mod archive;
 pub mod boot_params;
 pub mod channel;
 pub mod exit;
+mod wire;
+
+use wire::{Reader, put_bytes};
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -292,7 +295,7 @@ fn decode_dirs(bytes: &[u8]) -> Option<Vec<PayloadDir<'_>>> {
         };
         dirs.push(PayloadDir { guest, contents });
     }
-    r.0.is_empty().then_some(dirs)
+    r.is_empty().then_some(dirs)
 }
 
 impl BootConfig {
@@ -361,40 +364,8 @@ fn section(out: &mut Vec<u8>, tag: u32, body: &[u8]) {
     put_bytes(out, body);
 }
 
-fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
-    out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
-    out.extend_from_slice(bytes);
-}
-
 fn utf8(bytes: &[u8], what: &'static str) -> Result<String, ImageError> {
     core::str::from_utf8(bytes).map(String::from).map_err(|_| ImageError::BadSection(what))
-}
-
-/// A cursor over little-endian fields; every read is checked.
-struct Reader<'a>(&'a [u8]);
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        if self.0.len() < n {
-            return None;
-        }
-        let (head, tail) = self.0.split_at(n);
-        self.0 = tail;
-        Some(head)
-    }
-    fn u32(&mut self) -> Option<u32> {
-        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
-    }
-    fn u64(&mut self) -> Option<u64> {
-        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
-    }
-    fn bytes(&mut self) -> Option<&'a [u8]> {
-        let len = self.u32()? as usize;
-        self.take(len)
-    }
-    fn string(&mut self) -> Option<String> {
-        core::str::from_utf8(self.bytes()?).ok().map(String::from)
-    }
 }
 
 /// FNV-1a, 64 bits: cheap enough to check megabytes at boot, good enough to catch damage.

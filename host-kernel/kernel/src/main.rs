@@ -51,8 +51,8 @@ use wasmtime::{Store, Trap};
 
 use crate::arch::{apic, cpu, gdt, heap, idt, ioapic, pvh};
 use crate::channel::Channel;
-use crate::drivers::virtio_console::ConsolePort;
 use crate::drivers::serial::{COM1, COM2};
+use crate::drivers::virtio_console::ConsolePort;
 use crate::drivers::{debug_exit, pit, rtc};
 use crate::platform::KernelPlatform;
 
@@ -278,8 +278,9 @@ fn preopen(
     let now = morgana_wasi::WallTime { seconds, nanoseconds };
     for dir in baked {
         let tree = match dir.contents {
-            DirContents::Archive(bytes) => archive_tree(bytes, now)
-                .map_err(|e| Stop(exit::BAD_IMAGE, alloc::format!("the image's directory {}: {e}", dir.guest).into()))?,
+            DirContents::Archive(bytes) => archive_tree(bytes, now).map_err(|e| {
+                Stop(exit::BAD_IMAGE, alloc::format!("the image's directory {}: {e}", dir.guest).into())
+            })?,
             DirContents::Scratch { capacity } => morgana_wasi::filesystem::new_tree(false, Some(capacity), now),
         };
         wasi = wasi.with_preopen(dir.guest.clone(), tree);

@@ -153,7 +153,8 @@ impl Runner {
             wasi.inherit_stdin();
         }
         for preopen in &config.preopens {
-            let perms = if preopen.read_only { wasmtime_wasi::FsPerms::ReadOnly } else { wasmtime_wasi::FsPerms::ReadWrite };
+            let perms =
+                if preopen.read_only { wasmtime_wasi::FsPerms::ReadOnly } else { wasmtime_wasi::FsPerms::ReadWrite };
             wasi.preopened_dir(&preopen.host, &preopen.guest, perms).map_err(|e| RunError::Preopen {
                 host: preopen.host.clone(),
                 guest: preopen.guest.clone(),

@@ -26,7 +26,8 @@ use morgana_wasi::bindings::wasi::sockets::tcp::ShutdownType;
 use morgana_wasi::bindings::wasi::sockets::udp::OutgoingDatagram;
 use morgana_wasi::bindings::wasi::sockets::{instance_network, tcp_create_socket, udp_create_socket};
 use morgana_wasi::{
-    ConsoleClosed, ConsoleStream, ExitStatus, Platform, SocketError, WallTime, WasiCtx, WasiHostCtxView, WasiHostView, block_on,
+    ConsoleClosed, ConsoleStream, ExitStatus, Platform, SocketError, WallTime, WasiCtx, WasiHostCtxView, WasiHostView,
+    block_on,
 };
 use wasmtime::Store;
 use wasmtime::component::{Component, Linker, Resource, ResourceTable};

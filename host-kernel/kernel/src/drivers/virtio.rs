@@ -92,7 +92,9 @@ fn find_pci(kind: DeviceType) -> Option<Found> {
     let mut root = PciRoot::new(PortCam);
     let (function, _) = root.enumerate_bus(0).find(|(_, info)| virtio_device_type(info) == Some(kind))?;
     let Some(gsi) = pci::legacy_interrupt_gsi(&PortCam, function) else {
-        crate::kprintln!("morgana kernel: warning: virtio {kind:?} at PCI {function} has no interrupt line we can route");
+        crate::kprintln!(
+            "morgana kernel: warning: virtio {kind:?} at PCI {function} has no interrupt line we can route"
+        );
         return None;
     };
     let (_, command) = root.get_status_command(function);

@@ -224,8 +224,7 @@ impl ConsolePort {
     /// Frees the transmit buffers the device is done with.
     pub fn reclaim(&mut self) {
         while let Some(token) = self.transmit_queue.peek_used() {
-            let Some(slot) =
-                self.transmit_slots.iter_mut().find(|s| matches!(s.in_flight, Some((t, _)) if t == token))
+            let Some(slot) = self.transmit_slots.iter_mut().find(|s| matches!(s.in_flight, Some((t, _)) if t == token))
             else {
                 return;
             };

@@ -91,7 +91,8 @@ impl preopens::Host for WasiHostCtxView<'_> {
         let mut directories = Vec::new();
         for (guest, tree) in self.ctx.preopens() {
             let read_only = tree.lock().is_read_only();
-            let descriptor = Descriptor { node: NodeRef::new(tree, ROOT), directory: true, read: true, write: !read_only };
+            let descriptor =
+                Descriptor { node: NodeRef::new(tree, ROOT), directory: true, read: true, write: !read_only };
             directories.push((self.table.push(descriptor)?, guest.clone()));
         }
         Ok(directories)
@@ -166,7 +167,11 @@ impl WasiHostCtxView<'_> {
     /// Two directories of one tree, for renames and links: another tree is another device
     /// (`EXDEV`, which wasmtime-wasi reports as `io`), and wasmtime-wasi refuses mixed
     /// permissions first.
-    fn same_tree(&self, a: &Resource<Descriptor>, b: &Resource<Descriptor>) -> Result<(SharedTree, usize, usize), FsError> {
+    fn same_tree(
+        &self,
+        a: &Resource<Descriptor>,
+        b: &Resource<Descriptor>,
+    ) -> Result<(SharedTree, usize, usize), FsError> {
         let (a, b) = (self.dir(a)?, self.dir(b)?);
         if a.node.tree.lock().is_read_only() || b.node.tree.lock().is_read_only() {
             return Err(ErrorCode::NotPermitted.into());
@@ -439,7 +444,10 @@ impl types::HostDescriptor for WasiHostCtxView<'_> {
 }
 
 impl types::HostDirectoryEntryStream for WasiHostCtxView<'_> {
-    async fn read_directory_entry(&mut self, stream: Resource<DirectoryEntryStream>) -> FsResult<Option<DirectoryEntry>> {
+    async fn read_directory_entry(
+        &mut self,
+        stream: Resource<DirectoryEntryStream>,
+    ) -> FsResult<Option<DirectoryEntry>> {
         Ok(self.table.get_mut(&stream)?.entries.next())
     }
 
@@ -476,7 +484,9 @@ fn open(
     // Without WRITE the file is opened for reading, whatever READ says.
     let read = flags.contains(DescriptorFlags::READ) || !flags.contains(DescriptorFlags::WRITE);
     if flags.intersects(
-        DescriptorFlags::FILE_INTEGRITY_SYNC | DescriptorFlags::DATA_INTEGRITY_SYNC | DescriptorFlags::REQUESTED_WRITE_SYNC,
+        DescriptorFlags::FILE_INTEGRITY_SYNC
+            | DescriptorFlags::DATA_INTEGRITY_SYNC
+            | DescriptorFlags::REQUESTED_WRITE_SYNC,
     ) {
         return Err(ErrorCode::Unsupported);
     }
