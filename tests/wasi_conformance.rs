@@ -218,6 +218,54 @@ fn loopback_works_in_a_vm_without_a_network_device() {
 }
 
 #[test]
+fn dir_on_the_command_line_preopens_as_wasmtime_run_does() {
+    let case = cases().into_iter().find(|c| c.name == "fs-write").unwrap();
+    let pinned = Pinned::read(&expected_path(&case));
+    let expected = String::from_utf8_lossy(&pinned.stdout).replace("/tmp", "/extra");
+    // unix: read-write, as `wasmtime run --dir`: the writing program prints what it printed
+    // in a scratch directory.
+    built("unix");
+    let host = Scratch::new();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_morgana"));
+    command
+        .current_dir(repo())
+        .arg("run")
+        .arg(fixture())
+        .arg("--dir")
+        .arg(format!("{}::/extra", host.path().display()));
+    command.args(["--", "fs", "write", "/extra"]);
+    let outcome = run(command, None);
+    assert_eq!(String::from_utf8_lossy(&outcome.stdout), expected, "{}", outcome.stderr);
+    assert!(host.path().join("d/b.txt").is_file(), "the writes reached the host directory");
+    // qemu: a read-only copy, after the manifest's directories.
+    built("qemu");
+    let data = fixture().join("data");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_morgana"));
+    command.current_dir(repo()).arg("run").arg(fixture()).args(["--target", "qemu", "--dir"]);
+    command.arg(format!("{}::/extra", data.display())).args(["--", "fs", "preopens", "-"]);
+    let outcome = run(command, None);
+    assert_eq!(
+        String::from_utf8_lossy(&outcome.stdout),
+        "preopen /data\npreopen /tmp\npreopen /extra\n",
+        "{}",
+        outcome.stderr
+    );
+    assert!(outcome.stderr.contains("read-only copy"), "{}", outcome.stderr);
+    let mut command = Command::new(env!("CARGO_BIN_EXE_morgana"));
+    command.current_dir(repo()).arg("run").arg(fixture()).args(["--target", "qemu", "--dir"]);
+    command.arg(format!("{}::/extra", data.display())).args(["--", "fs", "read-only", "/extra"]);
+    let read_only = cases().into_iter().find(|c| c.name == "fs-read-only").unwrap();
+    let pinned = Pinned::read(&expected_path(&read_only));
+    let outcome = run(command, None);
+    assert_eq!(
+        String::from_utf8_lossy(&outcome.stdout),
+        String::from_utf8_lossy(&pinned.stdout).replace("/data", "/extra"),
+        "{}",
+        outcome.stderr
+    );
+}
+
+#[test]
 fn pinned_expectations_are_what_wasmtime_does() {
     let Some(wasmtime) = wasmtime() else {
         eprintln!(
