@@ -101,16 +101,21 @@ fn built(target: &str) {
     });
 }
 
-fn run_morgana(target: &str, case: &Case) -> Outcome {
-    built(target);
-    let mut command = Command::new(env!("CARGO_BIN_EXE_morgana"));
-    command.current_dir(repo()).arg("run").arg(fixture()).args(["--target", target]);
+/// A case's `--argv0` and `--env`, which morgana and wasmtime spell alike.
+fn case_options(command: &mut Command, case: &Case) {
     if let Some(argv0) = &case.argv0 {
         command.args(["--argv0", argv0]);
     }
     for (name, value) in &case.env {
         command.arg("--env").arg(format!("{name}={}", expand(value)));
     }
+}
+
+fn run_morgana(target: &str, case: &Case) -> Outcome {
+    built(target);
+    let mut command = Command::new(env!("CARGO_BIN_EXE_morgana"));
+    command.current_dir(repo()).arg("run").arg(fixture()).args(["--target", target]);
+    case_options(&mut command, case);
     command.arg("--").args(case.args.iter().map(|a| expand(a)));
     run(command, case.stdin.as_deref())
 }
@@ -131,12 +136,7 @@ fn run_wasmtime(wasmtime: &Path, case: &Case) -> Outcome {
         .args(["run", "-S", "inherit-network", "-S", "allow-ip-name-lookup", "--dir", "data::/data"])
         .arg("--dir")
         .arg(format!("{}::/tmp", scratch.path().display()));
-    if let Some(argv0) = &case.argv0 {
-        command.args(["--argv0", argv0]);
-    }
-    for (name, value) in &case.env {
-        command.arg("--env").arg(format!("{name}={}", expand(value)));
-    }
+    case_options(&mut command, case);
     command.arg("target/morgana/wasi-conformance.wasm").args(case.args.iter().map(|a| expand(a)));
     run(command, case.stdin.as_deref())
 }

@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use morgana_image::archive::{self, Kind, NewEntry};
+use morgana_image::archive::{self, Entry, Kind};
 
 /// Why a directory cannot be preopened.
 #[derive(Debug, thiserror::Error)]
@@ -90,8 +90,8 @@ pub fn archive_dir(guest: &str, root: &Path) -> Result<(Vec<u8>, Vec<Skipped>), 
         }
     }
     entries.sort_by(|a, b| a.path.cmp(&b.path));
-    let borrowed: Vec<NewEntry<'_>> =
-        entries.iter().map(|e| NewEntry { kind: e.kind, path: &e.path, modified: e.modified, data: &e.data }).collect();
+    let borrowed: Vec<Entry<'_>> =
+        entries.iter().map(|e| Entry { kind: e.kind, path: &e.path, modified: e.modified, data: &e.data }).collect();
     Ok((archive::encode(&borrowed), skipped))
 }
 

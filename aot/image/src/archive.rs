@@ -46,21 +46,12 @@ impl Kind {
     }
 }
 
-/// One entry, borrowed from the archive.
+/// One entry: read from an archive (borrowing from it), or to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Entry<'a> {
     pub kind: Kind,
     pub path: &'a str,
     /// Seconds since 1970 and nanoseconds.
-    pub modified: (u64, u32),
-    pub data: &'a [u8],
-}
-
-/// An entry to write, owning nothing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NewEntry<'a> {
-    pub kind: Kind,
-    pub path: &'a str,
     pub modified: (u64, u32),
     pub data: &'a [u8],
 }
@@ -102,7 +93,7 @@ pub fn is_relative_path(path: &str) -> bool {
 
 /// Encodes entries; the caller checks paths with [`is_relative_path`] (a bad one is refused
 /// by the reader).
-pub fn encode(entries: &[NewEntry<'_>]) -> Vec<u8> {
+pub fn encode(entries: &[Entry<'_>]) -> Vec<u8> {
     let size: usize = entries.iter().map(|e| 25 + e.path.len() + e.data.len()).sum();
     let mut out = Vec::with_capacity(4 + size);
     out.extend_from_slice(&(entries.len() as u32).to_le_bytes());
@@ -165,36 +156,33 @@ mod tests {
     #[test]
     fn entries_survive_a_round_trip() {
         let entries = [
-            NewEntry { kind: Kind::Directory, path: "empty", modified: (1, 2), data: &[] },
-            NewEntry { kind: Kind::File, path: "a/b.txt", modified: (1_700_000_000, 999_999_999), data: b"hello" },
-            NewEntry { kind: Kind::Symlink, path: "a/link", modified: (0, 0), data: b"b.txt" },
+            Entry { kind: Kind::Directory, path: "empty", modified: (1, 2), data: &[] },
+            Entry { kind: Kind::File, path: "a/b.txt", modified: (1_700_000_000, 999_999_999), data: b"hello" },
+            Entry { kind: Kind::Symlink, path: "a/link", modified: (0, 0), data: b"b.txt" },
         ];
         let bytes = encode(&entries);
         let decoded = decode(&bytes).unwrap();
         assert_eq!(decoded.len(), 3);
-        for (new, old) in entries.iter().zip(&decoded) {
-            assert_eq!((new.kind, new.path, new.modified, new.data), (old.kind, old.path, old.modified, old.data));
-        }
+        assert_eq!(decoded, entries);
         assert_eq!(file_bytes(&decoded), 5);
         assert_eq!(decode(&encode(&[])).unwrap(), []);
     }
 
     #[test]
     fn bad_archives_are_refused() {
-        let good = encode(&[NewEntry { kind: Kind::File, path: "f", modified: (0, 0), data: b"x" }]);
+        let good = encode(&[Entry { kind: Kind::File, path: "f", modified: (0, 0), data: b"x" }]);
         assert_eq!(decode(&good[..good.len() - 1]), Err(ArchiveError::Truncated));
         let mut trailing = good.clone();
         trailing.push(0);
         assert_eq!(decode(&trailing), Err(ArchiveError::TrailingBytes));
         for path in ["", "/etc", "a/../b", "a//b", "./a", "a/"] {
-            let bytes = encode(&[NewEntry { kind: Kind::File, path, modified: (0, 0), data: b"" }]);
+            let bytes = encode(&[Entry { kind: Kind::File, path, modified: (0, 0), data: b"" }]);
             assert_eq!(decode(&bytes), Err(ArchiveError::BadPath), "{path:?}");
         }
         let mut bad_kind = good.clone();
         bad_kind[4] = 9;
         assert_eq!(decode(&bad_kind), Err(ArchiveError::BadKind(9)));
-        let directory_with_data =
-            encode(&[NewEntry { kind: Kind::Directory, path: "d", modified: (0, 0), data: b"x" }]);
+        let directory_with_data = encode(&[Entry { kind: Kind::Directory, path: "d", modified: (0, 0), data: b"x" }]);
         assert_eq!(decode(&directory_with_data), Err(ArchiveError::Malformed));
         assert_eq!(decode(&[0xff, 0xff, 0xff, 0xff]), Err(ArchiveError::Truncated));
     }

@@ -3,14 +3,10 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use morgana_image::archive::{NewEntry, decode, encode};
+use morgana_image::archive::{decode, encode};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(entries) = decode(data) {
-        let again: Vec<NewEntry<'_>> = entries
-            .iter()
-            .map(|e| NewEntry { kind: e.kind, path: e.path, modified: e.modified, data: e.data })
-            .collect();
-        assert_eq!(encode(&again), data);
+        assert_eq!(encode(&entries), data);
     }
 });
