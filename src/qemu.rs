@@ -385,7 +385,7 @@ pub fn run(
         Some(status) if status < exit::FIRST_RESERVED => exit_status.unwrap_or(status),
         Some(exit::TRAP) => morgana_unix::TRAP_EXIT_STATUS as u8,
         Some(exit::TIMEOUT) => morgana_unix::TIMEOUT_EXIT_STATUS as u8,
-        Some(exit::KERNEL_PANIC | exit::CPU_EXCEPTION) => KERNEL_FAILURE,
+        Some(exit::KERNEL_PANIC | exit::CPU_EXCEPTION | exit::STACK_OVERFLOW) => KERNEL_FAILURE,
         Some(_) => FAILURE, // the kernel said why on standard error
         None if code == 0 => {
             report::error(&anyhow::anyhow!(

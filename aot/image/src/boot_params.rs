@@ -14,7 +14,9 @@
 //! `gateway=ADDRESS` and `dns=ADDRESS` (repeatable) configure the network statically instead of
 //! by DHCP; `console-channel` says that `morgana run` attached the console channel, over which
 //! arguments and environment of any size come (the command line is read up to
-//! [`MAX_COMMAND_LINE`] bytes).
+//! [`MAX_COMMAND_LINE`] bytes); `probe=NAME` makes the kernel attempt one forbidden memory
+//! access (write to code, execute the heap, overflow a stack, ...) just before the application
+//! starts, to show that it is stopped and reported: a self-test of the memory protection.
 
 use alloc::format;
 use alloc::string::String;
@@ -46,6 +48,8 @@ pub struct BootParams {
     /// `virtio_mmio.device=SIZE@BASE:IRQ`, as QEMU's microvm announces its virtio-mmio devices
     /// (with ACPI off): (base address, interrupt line). Read, never written by `encode`.
     pub virtio_mmio: Vec<(u64, u32)>,
+    /// `probe=NAME`: a memory-protection self-test the kernel runs before the application.
+    pub probe: Option<String>,
     /// Tokens the kernel does not know, kept to warn about.
     pub unknown: Vec<String>,
 }
@@ -87,6 +91,9 @@ impl BootParams {
         if self.console_channel {
             tokens.push(crate::channel::BOOT_PARAM.into());
         }
+        if let Some(probe) = &self.probe {
+            tokens.push(format!("probe={}", percent_encode(probe)));
+        }
         tokens.join(" ")
     }
 
@@ -108,6 +115,7 @@ impl BootParams {
         }
         self.gateway = later.gateway.or(self.gateway);
         self.virtio_mmio.extend(later.virtio_mmio);
+        self.probe = later.probe.or(self.probe);
         self.unknown.extend(later.unknown);
         self
     }
@@ -128,6 +136,7 @@ impl BootParams {
             let value = percent_decode(value).ok_or_else(|| bad("bad percent-encoding or not UTF-8"))?;
             match key {
                 "arg" => params.args.push(value),
+                "probe" => params.probe = Some(value),
                 "env" => {
                     let (name, val) = value.split_once('=').ok_or_else(|| bad("expected env=NAME=VALUE"))?;
                     if name.is_empty() {
@@ -212,6 +221,7 @@ mod tests {
             gateway: Some("10.0.0.1".parse().unwrap()),
             dns: vec!["10.0.0.1".parse().unwrap(), "fd00::1".parse().unwrap()],
             virtio_mmio: vec![],
+            probe: Some("write-code".into()),
             unknown: vec![],
         };
         let line = params.encode();

@@ -20,6 +20,8 @@ pub const INCOMPATIBLE: u8 = 117;
 pub const LINK_FAILED: u8 = 118;
 /// Bad boot parameters or another host failure.
 pub const HOST_ERROR: u8 = 119;
+/// A kernel stack (boot, double-fault or page-fault) overflowed into its guard page.
+pub const STACK_OVERFLOW: u8 = 120;
 
 /// QEMU's exit status for a kernel status.
 pub const fn qemu_status(kernel_status: u8) -> i32 {

@@ -17,8 +17,10 @@
 //! ```
 //!
 //! Sections: the wasmtime version (1), the target (2), the boot configuration (3), the
-//! precompiled component (4), and the preopened directories (5, when there are any: each a
-//! guest path and either an [`archive`] of baked contents or the size of a scratch directory).
+//! precompiled component (4), the preopened directories (5, when there are any: each a
+//! guest path and either an [`archive`] of baked contents or the size of a scratch directory),
+//! and padding (6, zeros) that puts the component's first byte on a [`COMPONENT_ALIGN`]
+//! boundary, so that the kernel can publish its code where it lies, without a copy.
 //!
 //! [`engine_settings`] is the single definition of the wasmtime `Config` that precompiled
 //! code depends on; the AOT compiler and the kernel both call it, so they cannot drift apart.
@@ -48,6 +50,9 @@ pub const MAGIC: [u8; 8] = *b"MORGANA\0";
 pub const FORMAT_VERSION: u32 = 3;
 /// Where the payload is placed: the first multiple of this after the kernel's end.
 pub const PAYLOAD_ALIGN: u64 = 2 << 20;
+/// Where the precompiled component starts in the payload (and so in memory): on a page, whose
+/// code the kernel maps read + execute in place.
+pub const COMPONENT_ALIGN: usize = 4096;
 /// The wasmtime version precompiled code is made for; the kernel runs exactly this one.
 pub const WASMTIME_VERSION: &str = "48.0.8";
 /// The target triple precompiled code is made for.
@@ -83,6 +88,7 @@ const TAG_TARGET: u32 = 2;
 const TAG_CONFIG: u32 = 3;
 const TAG_COMPONENT: u32 = 4;
 const TAG_DIRS: u32 = 5;
+const TAG_PADDING: u32 = 6;
 const HEADER_LEN: usize = 32;
 
 /// What the build baked into an image for the kernel to boot with.
@@ -190,6 +196,10 @@ impl Payload<'_> {
         section(&mut out, TAG_WASMTIME_VERSION, self.wasmtime_version.as_bytes());
         section(&mut out, TAG_TARGET, self.target.as_bytes());
         section(&mut out, TAG_CONFIG, &self.config.encode());
+        // Padding, so that the component's bytes start on a page: two section headers (8 bytes
+        // each) and the zeros between them.
+        let padding = (out.len() + 16).next_multiple_of(COMPONENT_ALIGN) - (out.len() + 16);
+        section(&mut out, TAG_PADDING, &alloc::vec![0; padding]);
         section(&mut out, TAG_COMPONENT, self.component);
         if !self.dirs.is_empty() {
             section(&mut out, TAG_DIRS, &encode_dirs(&self.dirs));
@@ -243,6 +253,7 @@ impl<'a> Payload<'a> {
                 }
                 TAG_COMPONENT => component = Some(body),
                 TAG_DIRS => dirs = decode_dirs(body).ok_or(ImageError::BadSection("preopened directories"))?,
+                TAG_PADDING => {}
                 _ => {}
             }
         }
@@ -417,6 +428,17 @@ mod tests {
         let mut longer = bytes.clone();
         longer.extend_from_slice(&[0xff; 100]);
         assert_eq!(Payload::decode(&longer).unwrap(), payload);
+    }
+
+    #[test]
+    fn the_component_starts_on_a_page() {
+        for len in [0, 1, 1000, 5000] {
+            let component = vec![7u8; len];
+            let bytes = sample(&component).encode();
+            let decoded = Payload::decode(&bytes).unwrap();
+            let offset = decoded.component.as_ptr() as usize - bytes.as_ptr() as usize;
+            assert_eq!((offset % COMPONENT_ALIGN, decoded.component), (0, &component[..]));
+        }
     }
 
     #[test]

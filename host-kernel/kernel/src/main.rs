@@ -1,9 +1,11 @@
 //! The Morgana kernel: boots through PVH, finds the image's payload after itself, and runs the
 //! precompiled component in it with the WASI 0.2 host of `morgana-wasi`.
 //!
-//! Rooms: `arch` (boot, descriptor tables, interrupts, APIC timer, loader data, heap),
-//! `drivers` (serial, PIT, RTC, debug-exit, PCI, virtio), `runtime` (wasmtime's platform hooks).
-//! Those three hold every `unsafe`; the rest — this file, clocks, randomness, the console
+//! Rooms: `arch` (boot, descriptor tables, interrupts, APIC timer, loader data, heap, the
+//! page-table format), `mm` (the address space: W^X, the unmapped null page, guard pages,
+//! memory-protection probes), `drivers` (serial, PIT, RTC, debug-exit, PCI, virtio), `runtime`
+//! (wasmtime's platform hooks, code publishing, fiber stacks). `arch`, `drivers`, `runtime` and
+//! `mm`'s probes hold every `unsafe`; the rest — this file, clocks, randomness, the console
 //! channel, the WASI platform, the network, fault reports — is safe code.
 //!
 //! One address space, one vCPU, cooperative: the component runs on a wasmtime fiber; when it
@@ -25,6 +27,7 @@ mod console;
 #[allow(unsafe_code)]
 mod drivers;
 mod fault;
+mod mm;
 #[cfg(feature = "wasi-sockets")]
 mod net;
 mod platform;
@@ -77,6 +80,10 @@ enum Ending {
     Kernel(u8),
 }
 
+/// How long the TSC is measured against the PIT when CPUID does not state its rate: long
+/// enough for a rate within 0.1% (the PIT ticks at 1.19 MHz), short enough not to dominate boot.
+const TSC_MEASUREMENT_MS: u64 = 2;
+
 /// Called by the boot code on the boot stack, interrupts off.
 pub fn main(boot_tsc: u64) -> ! {
     COM1.init();
@@ -119,6 +126,7 @@ fn boot(boot_tsc: u64) -> Result<Ending, Stop> {
             "the VM's memory is too small for this image and a heap; give it more memory (--memory)".into(),
         )
     })?;
+    let heap_start = heap_start.next_multiple_of(4096);
     heap::init(heap_start, heap_end);
 
     let command_line = pvh::command_line()
@@ -137,6 +145,12 @@ fn boot(boot_tsc: u64) -> Result<Ending, Stop> {
     let params = BootParams::parse(&command_line).map_err(|e| Stop::reported(exit::HOST_ERROR, e))?;
     let verbose = params.verbose;
 
+    // The command line is copied and the memory map read: the real address space replaces the
+    // boot code's provisional one (everything writable and executable).
+    let mut ram_end = 0;
+    pvh::ram_regions(|r| ram_end = ram_end.max(r.end));
+    mm::init(payload_start..payload_start + payload_len, heap_start..heap_end, ram_end);
+
     let payload_bytes = pvh::payload_memory(payload_len).unwrap_or(&[]);
     if (payload_bytes.len() as u64) < payload_len {
         return Err(Stop(
@@ -148,11 +162,13 @@ fn boot(boot_tsc: u64) -> Result<Ending, Stop> {
     let baked = BootParams::parse(&payload.config.boot_params).map_err(|e| Stop::reported(exit::BAD_IMAGE, e))?;
     let params = baked.overridden_by(params);
 
-    // Clocks: the TSC's rate against the PIT, the wall clock from the RTC.
-    let tsc_hz = pit::measure_tsc_hz(5).unwrap_or_else(|| {
-        kprintln!("morgana kernel: warning: no PIT to measure the TSC against; assuming 1 GHz");
-        1_000_000_000
-    });
+    // Clocks: the TSC's rate from CPUID, or measured against the PIT; the wall clock from the RTC.
+    let (tsc_hz, tsc_source) = cpu::tsc_hz_from_cpuid()
+        .or_else(|| pit::measure_tsc_hz(TSC_MEASUREMENT_MS).map(|hz| (hz, "the PIT")))
+        .unwrap_or_else(|| {
+            kprintln!("morgana kernel: warning: no PIT to measure the TSC against; assuming 1 GHz");
+            (1_000_000_000, "a guess")
+        });
     let wall = rtc::unix_seconds().or(params.wall_clock).unwrap_or_else(|| {
         kprintln!("morgana kernel: warning: no real-time clock and no wall-clock boot parameter; the wall clock starts at 1970");
         0
@@ -171,7 +187,7 @@ fn boot(boot_tsc: u64) -> Result<Ending, Stop> {
     if verbose {
         let (used, free) = heap::usage();
         kprintln!(
-            "[kernel] t={}us booted: tsc {} MHz, apic timer {} ticks/ms, heap {} MiB, random from {}, payload {} KiB",
+            "[kernel] t={}us booted: tsc {} MHz (from {tsc_source}), apic timer {} ticks/ms, heap {} MiB, random from {}, payload {} KiB",
             since_boot_us(tsc_hz),
             tsc_hz / 1_000_000,
             apic::ticks_per_ms(),
@@ -223,7 +239,15 @@ fn boot(boot_tsc: u64) -> Result<Ending, Stop> {
     let wasi = WasiCtx::new(platform.clone(), args, env);
     #[cfg(feature = "wasi-filesystem")]
     let wasi = preopen(wasi, &payload.dirs, start.dirs)?;
-    let result = run(payload.component, platform.clone(), wasi, timeout_ms, verbose.then_some(tsc_hz), boot_tsc);
+    let result = run(
+        payload.component,
+        platform.clone(),
+        wasi,
+        timeout_ms,
+        params.probe.as_deref().map(|name| (name, payload_start)),
+        verbose.then_some(tsc_hz),
+        boot_tsc,
+    );
     #[cfg(feature = "wasi-sockets")]
     if let Some(network) = &platform.network {
         net::drain(network);
@@ -337,11 +361,14 @@ fn open_channel(params: &BootParams) -> Result<(Channel, Start), Stop> {
 }
 
 /// Instantiates the component, calls its `wasi:cli/run`, and turns the outcome into a status.
+/// `probe`: a memory-protection probe to run once the component is loaded (its name, and an
+/// address in the payload).
 fn run(
-    precompiled: &[u8],
+    precompiled: &'static [u8],
     platform: Arc<KernelPlatform>,
     wasi: WasiCtx,
     timeout_ms: Option<u64>,
+    probe: Option<(&str, u64)>,
     verbose_tsc_hz: Option<u64>,
     boot_tsc: u64,
 ) -> Result<Ending, Stop> {
@@ -369,6 +396,18 @@ fn run(
     let pre = linker.instantiate_pre(&component).map_err(|e| {
         Stop(exit::LINK_FAILED, alloc::format!("the kernel cannot satisfy the component's imports: {e:#}").into())
     })?;
+
+    if let Some((name, payload)) = probe {
+        mm::probe::run(name, payload).map_err(|_| {
+            Stop(
+                exit::HOST_ERROR,
+                alloc::format!("unknown probe `{name}`; the probes are: {}", mm::probe::NAMES.join(", ")).into(),
+            )
+        })?;
+        if name != "fiber-stack-overflow" {
+            return Err(Stop(exit::HOST_ERROR, "".into()));
+        }
+    }
 
     let mut store = Store::new(engine, Host { wasi, table: ResourceTable::new() });
     let deadline_ns = match timeout_ms {

@@ -52,6 +52,7 @@ impl Platform for KernelPlatform {
         self.random.insecure_seed()
     }
     fn console_write(&self, stream: ConsoleStream, bytes: &[u8]) -> Result<(), ConsoleClosed> {
+        crate::mm::probe::on_host_call();
         if let Some(channel) = &self.channel {
             return channel.lock().write(stream, bytes);
         }
@@ -62,6 +63,7 @@ impl Platform for KernelPlatform {
         Ok(())
     }
     fn console_capacity(&self, stream: ConsoleStream) -> Result<usize, ConsoleClosed> {
+        crate::mm::probe::on_host_call();
         match &self.channel {
             Some(channel) => channel.lock().capacity(stream),
             None => Ok(usize::MAX),

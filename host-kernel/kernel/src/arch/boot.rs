@@ -2,10 +2,11 @@
 //! finds `XEN_ELFNOTE_PHYS32_ENTRY` and jumps to `pvh_start` in 32-bit protected mode with
 //! paging off and `%ebx` pointing at the `hvm_start_info` structure.
 //!
-//! This code clears `.bss`, identity-maps the first 4 GiB with 2 MiB pages (writable and
-//! executable: wasmtime's code memory needs no remapping), enables SSE (Cranelift's code uses
-//! it), switches to long mode and calls `kernel_main` on a 1 MiB boot stack. The TSC read at the
-//! very first instruction is the boot's time zero.
+//! This code clears `.bss`, identity-maps the first 4 GiB with 2 MiB pages (a provisional map,
+//! writable and executable, that `mm::init` replaces as soon as the heap exists), enables SSE
+//! (Cranelift's code uses it), switches to long mode and calls `kernel_main` on a 1 MiB boot
+//! stack with a guard page below it (unmapped by `mm`). The TSC read at the very first
+//! instruction is the boot's time zero.
 
 core::arch::global_asm!(
     r#"
@@ -116,9 +117,13 @@ boot_tsc:
 boot_pml4:  .skip 4096
 boot_pdpt:  .skip 4096
 boot_pd:    .skip 4096 * 4
+    .global boot_stack_guard
+boot_stack_guard:
+    .skip 4096
     .global boot_stack_bottom
 boot_stack_bottom:
     .skip 1024 * 1024
+    .global boot_stack_top
 boot_stack_top:
 "#,
     options(att_syntax)

@@ -114,3 +114,23 @@ pub fn cr2() -> u64 {
     unsafe { asm!("mov {}, cr2", out(reg) value, options(nomem, nostack, preserves_flags)) };
     value
 }
+
+/// The TSC's rate as the CPU (or the hypervisor) states it, with where it came from: the
+/// hypervisor's timing leaf 0x40000010 (the TSC in kHz, as KVM with `vmware-cpuid-freq` and
+/// VMware give it), else leaf 0x15 (crystal clock × TSC/crystal ratio), else leaf 0x16 (the
+/// nominal base frequency, which the TSC runs at on CPUs with an invariant TSC). `None` when
+/// none says: the TSC must then be measured (QEMU's TCG states none).
+pub fn tsc_hz_from_cpuid() -> Option<(u64, &'static str)> {
+    let cpuid = raw_cpuid::CpuId::new();
+    if let Some(khz) = cpuid.get_hypervisor_info().and_then(|h| h.tsc_frequency()).filter(|khz| *khz > 0) {
+        return Some((khz as u64 * 1000, "CPUID 0x40000010"));
+    }
+    if let Some(hz) = cpuid.get_tsc_info().and_then(|t| t.tsc_frequency()) {
+        return Some((hz, "CPUID 0x15"));
+    }
+    let invariant = cpuid.get_advanced_power_mgmt_info().is_some_and(|p| p.has_invariant_tsc());
+    match cpuid.get_processor_frequency_info().map(|f| f.processor_base_frequency()) {
+        Some(mhz) if mhz > 0 && invariant => Some((mhz as u64 * 1_000_000, "CPUID 0x16")),
+        _ => None,
+    }
+}

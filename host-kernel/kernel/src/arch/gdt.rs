@@ -1,13 +1,18 @@
 //! The long-mode GDT with a TSS, whose interrupt stack table gives double faults and NMIs a
-//! stack of their own: a kernel stack overflow is then reported, not a triple fault.
+//! stack of their own, and page faults another: a stack overflow (a page fault on a stack's
+//! guard page, which leaves no stack to push the fault on) is then reported, not a triple
+//! fault. Each of the two stacks has a guard page of its own below it (unmapped by `mm`).
 
 use core::arch::asm;
+use core::ops::Range;
 use core::ptr::addr_of;
 
 const CODE: u16 = 0x08;
 const TSS: u16 = 0x18;
 /// IST slot (1-based, as the IDT encodes it) for faults that must not use the current stack.
 pub const EMERGENCY_IST: u8 = 1;
+/// IST slot for page faults.
+pub const PAGE_FAULT_IST: u8 = 2;
 
 #[repr(C, packed)]
 struct TaskStateSegment {
@@ -20,10 +25,39 @@ struct TaskStateSegment {
     io_map_base: u16,
 }
 
-#[repr(C, align(16))]
-struct EmergencyStack([u8; 32 * 1024]);
+const GUARD: usize = 4096;
+const IST_STACK: usize = 32 * 1024;
 
-static mut EMERGENCY_STACK: EmergencyStack = EmergencyStack([0; 32 * 1024]);
+/// A stack with its guard page below it, page-aligned.
+#[repr(C, align(4096))]
+struct GuardedStack {
+    guard: [u8; GUARD],
+    stack: [u8; IST_STACK],
+}
+
+impl GuardedStack {
+    const fn new() -> Self {
+        GuardedStack { guard: [0; GUARD], stack: [0; IST_STACK] }
+    }
+}
+
+static mut EMERGENCY_STACK: GuardedStack = GuardedStack::new();
+static mut PAGE_FAULT_STACK: GuardedStack = GuardedStack::new();
+
+/// A stack's guard page and the stack itself.
+fn ranges_of(stack: *const GuardedStack) -> (Range<u64>, Range<u64>) {
+    let (base, guard_end) = (stack as u64, stack as u64 + GUARD as u64);
+    (base..guard_end, guard_end..top_of(stack))
+}
+
+fn top_of(stack: *const GuardedStack) -> u64 {
+    stack as u64 + core::mem::size_of::<GuardedStack>() as u64
+}
+
+/// The double-fault and the page-fault stacks: (guard page, stack) of each.
+pub fn stacks() -> [(Range<u64>, Range<u64>); 2] {
+    [ranges_of(&raw const EMERGENCY_STACK), ranges_of(&raw const PAGE_FAULT_STACK)]
+}
 static mut TSS_SEGMENT: TaskStateSegment = TaskStateSegment {
     reserved0: 0,
     privilege_stacks: [0; 3],
@@ -53,8 +87,9 @@ pub fn load() {
     // touches these statics; the descriptors describe the statics themselves, which live
     // for the kernel's lifetime.
     unsafe {
-        let stack_top = addr_of!(EMERGENCY_STACK) as u64 + core::mem::size_of::<EmergencyStack>() as u64;
-        (*(&raw mut TSS_SEGMENT)).interrupt_stacks[(EMERGENCY_IST - 1) as usize] = stack_top;
+        let tss = &raw mut TSS_SEGMENT;
+        (*tss).interrupt_stacks[(EMERGENCY_IST - 1) as usize] = top_of(&raw const EMERGENCY_STACK);
+        (*tss).interrupt_stacks[(PAGE_FAULT_IST - 1) as usize] = top_of(&raw const PAGE_FAULT_STACK);
         let base = addr_of!(TSS_SEGMENT) as u64;
         let limit = (core::mem::size_of::<TaskStateSegment>() - 1) as u64;
         let low = (limit & 0xFFFF)

@@ -17,3 +17,9 @@ pub fn usage() -> (usize, usize) {
     let heap = ALLOCATOR.lock();
     (heap.used(), heap.free())
 }
+
+/// Memory for `layout` straight from the allocator, as an address (for page frames, which are
+/// never handed back to it).
+pub fn allocate(layout: core::alloc::Layout) -> Option<u64> {
+    ALLOCATOR.lock().allocate_first_fit(layout).ok().map(|block| block.as_ptr() as u64)
+}

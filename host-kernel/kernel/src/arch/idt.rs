@@ -5,7 +5,7 @@
 use core::arch::{asm, global_asm};
 use core::ptr::addr_of;
 
-use super::gdt::EMERGENCY_IST;
+use super::gdt::{EMERGENCY_IST, PAGE_FAULT_IST};
 
 /// The local APIC timer's vector.
 pub const TIMER_VECTOR: u8 = 0x20;
@@ -176,8 +176,13 @@ pub fn load() {
         let stubs = &*addr_of!(isr_stub_table);
         let idt = &mut (*(&raw mut IDT)).0;
         for (vector, &stub) in stubs.iter().take(32).enumerate() {
-            // Double faults (8) and NMIs (2) run on their own stack.
-            let ist = if vector == 8 || vector == 2 { EMERGENCY_IST } else { 0 };
+            // Double faults (8) and NMIs (2) run on a stack of their own, page faults (14) on
+            // another: a fault on a stack's guard page leaves no stack to push its frame on.
+            let ist = match vector {
+                2 | 8 => EMERGENCY_IST,
+                14 => PAGE_FAULT_IST,
+                _ => 0,
+            };
             idt[vector] = gate(stub, ist);
         }
         idt[TIMER_VECTOR as usize] = gate(stubs[32], 0);

@@ -9,4 +9,6 @@ pub mod gdt;
 pub mod heap;
 pub mod idt;
 pub mod ioapic;
+pub mod paging;
 pub mod pvh;
+pub mod sections;

@@ -1,5 +1,8 @@
 //! What the PVH loader left in memory: the `hvm_start_info` structure (memory map, command
 //! line) and, after the kernel, the image's payload.
+//!
+//! The start info lies in low memory, which `mm` leaves unmapped: the memory map is copied on
+//! first use and the command line must be read before `mm::init`.
 
 use core::ptr;
 
@@ -44,11 +47,21 @@ pub fn kernel_end() -> u64 {
     &raw const __kernel_end as u64
 }
 
-/// The RAM regions of the memory map (identity mapped part only).
-pub fn ram_regions(mut each: impl FnMut(Region)) {
-    let Some(info) = start_info() else { return };
+/// The most RAM regions kept from the memory map (QEMU gives two or three).
+const MAX_REGIONS: usize = 32;
+
+struct Regions {
+    list: [Region; MAX_REGIONS],
+    len: usize,
+}
+
+static REGIONS: spin::Once<Regions> = spin::Once::new();
+
+fn read_regions() -> Regions {
+    let mut regions = Regions { list: [Region { start: 0, end: 0 }; MAX_REGIONS], len: 0 };
+    let Some(info) = start_info() else { return regions };
     if read_u32(info + 4) < 1 {
-        return; // version 0 has no memory map
+        return regions; // version 0 has no memory map
     }
     let map = read_u64(info + 40);
     let entries = read_u32(info + 48) as u64;
@@ -59,17 +72,26 @@ pub fn ram_regions(mut each: impl FnMut(Region)) {
         }
         let start = read_u64(entry);
         let end = start.saturating_add(read_u64(entry + 8)).min(MAPPED);
-        if end > start {
-            each(Region { start, end });
+        if end > start && regions.len < MAX_REGIONS {
+            regions.list[regions.len] = Region { start, end };
+            regions.len += 1;
         }
     }
+    regions
+}
+
+/// The RAM regions of the memory map (below 4 GiB only). The first call (before `mm::init`)
+/// copies them.
+pub fn ram_regions(mut each: impl FnMut(Region)) {
+    let regions = REGIONS.call_once(read_regions);
+    regions.list[..regions.len].iter().copied().for_each(&mut each);
 }
 
 /// The kernel command line was longer than the kernel reads ([`MAX_COMMAND_LINE`]).
 pub struct CommandLineTooLong;
 
 /// The kernel command line, if the loader passed one; an error, rather than a part of it,
-/// when it is longer than [`MAX_COMMAND_LINE`] bytes.
+/// when it is longer than [`MAX_COMMAND_LINE`] bytes. Only before `mm::init`: copy it.
 pub fn command_line() -> Result<Option<&'static [u8]>, CommandLineTooLong> {
     let Some(info) = start_info() else { return Ok(None) };
     let address = read_u64(info + 24);

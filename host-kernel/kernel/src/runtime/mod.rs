@@ -1,7 +1,12 @@
-//! wasmtime in the kernel: the platform symbols it links against, its code memory, CPU
-//! feature detection, loading the precompiled component, and the epoch that timeouts count.
+//! wasmtime in the kernel: the platform symbols it links against, its code memory (published
+//! read + execute through `mm`), its fiber stacks (with guard pages), CPU feature detection,
+//! loading the precompiled component in place, and the epoch that timeouts count.
 
+mod stacks;
+
+use alloc::alloc::{Layout, alloc};
 use alloc::sync::Arc;
+use core::ptr::NonNull;
 
 use spin::Once;
 use wasmtime::component::Component;
@@ -25,17 +30,23 @@ extern "C" fn wasmtime_tls_set(slot: usize, value: *mut u8) {
     unsafe { (*(&raw mut TLS))[slot] = value }
 }
 
-/// All memory is identity mapped, writable and executable: publishing code is a no-op.
-struct IdentityMappedCode;
+/// Component code is published by remapping its pages read + execute (from read-only, in the
+/// payload, or read + write, in the heap); nothing is writable and executable at once.
+struct ProtectedCode;
 
-impl wasmtime::CustomCodeMemory for IdentityMappedCode {
+/// The page size code is published in.
+const CODE_ALIGN: usize = 4096;
+
+impl wasmtime::CustomCodeMemory for ProtectedCode {
     fn required_alignment(&self) -> usize {
-        1
+        CODE_ALIGN
     }
-    fn publish_executable(&self, _ptr: *const u8, _len: usize) -> wasmtime::Result<()> {
+    fn publish_executable(&self, ptr: *const u8, len: usize) -> wasmtime::Result<()> {
+        crate::mm::publish_code(ptr as u64..ptr as u64 + len as u64);
         Ok(())
     }
-    fn unpublish_executable(&self, _ptr: *const u8, _len: usize) -> wasmtime::Result<()> {
+    fn unpublish_executable(&self, ptr: *const u8, len: usize) -> wasmtime::Result<()> {
+        crate::mm::unpublish_code(ptr as u64..ptr as u64 + len as u64);
         Ok(())
     }
 }
@@ -70,7 +81,8 @@ pub fn engine() -> wasmtime::Result<&'static Engine> {
     }
     let mut config = Config::new();
     morgana_image::engine_settings(&mut config);
-    config.with_custom_code_memory(Some(Arc::new(IdentityMappedCode)));
+    config.with_custom_code_memory(Some(Arc::new(ProtectedCode)));
+    config.with_host_stack(Arc::new(stacks::GuardedStacks));
     // SAFETY: x86_64-unknown-none is a soft-float target, but the boot code enabled SSE and
     // the kernel's own code never touches XMM registers, so Cranelift's float ABI is sound.
     unsafe {
@@ -85,12 +97,37 @@ pub fn engine() -> wasmtime::Result<&'static Engine> {
 }
 
 /// Loads a component precompiled by `morgana build` (checked for wasmtime version, target,
-/// settings and CPU features by wasmtime itself).
-pub fn load_component(engine: &Engine, precompiled: &[u8]) -> wasmtime::Result<Component> {
+/// settings and CPU features by wasmtime itself). In place when the image placed it on a page
+/// boundary (as `morgana build` does): its code is then published where the loader put it,
+/// without a copy. Otherwise it is copied to pages of its own first.
+pub fn load_component(engine: &Engine, precompiled: &'static [u8]) -> wasmtime::Result<Component> {
+    let memory = if precompiled.as_ptr() as usize % CODE_ALIGN == 0 {
+        NonNull::from(precompiled)
+    } else {
+        NonNull::from(copy_to_own_pages(precompiled))
+    };
     // SAFETY: the bytes come from the image payload, whose checksum was verified; they are
     // the output of `Engine::precompile_component` by the same wasmtime version with the same
-    // settings (wasmtime checks both and refuses otherwise).
-    unsafe { Component::deserialize(engine, precompiled) }
+    // settings (wasmtime checks both and refuses otherwise). They live as long as the kernel
+    // (the payload is never unmapped; a copy is never freed) and nothing writes to them: the
+    // payload is mapped read-only, and a copy's pages belong to it alone.
+    unsafe { Component::deserialize_raw(engine, memory) }
+}
+
+/// A copy of `bytes` on pages of its own, never freed: publishing its code then makes no other
+/// allocation's memory executable or read-only.
+fn copy_to_own_pages(bytes: &[u8]) -> &'static [u8] {
+    let layout = Layout::from_size_align(bytes.len().next_multiple_of(CODE_ALIGN).max(CODE_ALIGN), CODE_ALIGN)
+        .expect("a valid layout for the component");
+    // SAFETY: the layout's size is non-zero.
+    let copy = unsafe { alloc(layout) };
+    assert!(!copy.is_null(), "the kernel heap has no room for a copy of the component");
+    // SAFETY: `copy` is a fresh allocation of at least `bytes.len()` bytes, disjoint from `bytes`;
+    // it is leaked, so the slice made of it lives for the kernel's lifetime.
+    unsafe {
+        core::ptr::copy_nonoverlapping(bytes.as_ptr(), copy, bytes.len());
+        core::slice::from_raw_parts(copy, bytes.len())
+    }
 }
 
 /// Advances the epoch (from the timer interrupt).
