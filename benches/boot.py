@@ -32,7 +32,12 @@ same QEMU settings (TCG, -cpu max, -M microvm).
   6. Image sizes with the default (release) and the `--small` (release-small) profile, and
      the kernel/component split from `morgana inspect`.
 
-Usage: benches/boot.py [RUNS [LINUX_RUNS]]   (defaults 10 and 3)
+  7. With --baseline=REV: the same for the images an earlier commit's morgana builds (its tree
+     checked out under target/boot-bench/baseline, built with its own target directory; the
+     first time about as long as a clean build), booted in the same rounds and listed as
+     NAME@REV beside NAME: before and after in one run.
+
+Usage: benches/boot.py [RUNS [LINUX_RUNS]] [--baseline=REV]   (defaults 10 and 3)
        benches/boot.py --quote-linux-memory  (skip the ~2 minutes of Linux memory probing and
                                              quote the peer's README instead)
 Installs the Linux peer's Debian packages with apt-get when they are missing (needs root).
@@ -87,7 +92,8 @@ def progress(message):
 
 
 def sh(*args, **kwargs):
-    return subprocess.run(args, check=True, cwd=ROOT, **kwargs)
+    kwargs.setdefault("cwd", ROOT)
+    return subprocess.run(args, check=True, **kwargs)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -103,10 +109,10 @@ def examples():
     return [(os.path.basename(d), d) for d in found]
 
 
-def build_image(name, directory, small):
+def build_image(name, directory, small, morgana=MORGANA):
     """Builds the example's image; returns (path, None) or (None, morgana's error)."""
     path = os.path.join(OUT, f"{name}{'-small' if small else ''}.img")
-    cmd = [MORGANA, "build", directory, "--target", "qemu", "-o", path] + (["--small"] if small else [])
+    cmd = [morgana, "build", directory, "--target", "qemu", "-o", path] + (["--small"] if small else [])
     done = subprocess.run(cmd, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                           text=True)
     if done.returncode != 0:
@@ -115,8 +121,8 @@ def build_image(name, directory, small):
     return path, None
 
 
-def inspect(image):
-    out = subprocess.run([MORGANA, "inspect", image], capture_output=True, text=True, check=True).stdout
+def inspect(image, morgana=MORGANA):
+    out = subprocess.run([morgana, "inspect", image], capture_output=True, text=True, check=True).stdout
     fields = {}
     for line in out.splitlines():
         if line and not line.startswith(" ") and " " in line:
@@ -374,8 +380,8 @@ def smallest(works, lo, hi):
     return hi, tried
 
 
-def morgana_run_memory(image, memory_mib, expected):
-    done = subprocess.run([MORGANA, "run", image, "--target", "qemu", "--accel", "tcg", "--memory", f"{memory_mib}M"],
+def morgana_run_memory(image, memory_mib, expected, morgana=MORGANA):
+    done = subprocess.run([morgana, "run", image, "--target", "qemu", "--accel", "tcg", "--memory", f"{memory_mib}M"],
                           cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
     last = done.stderr.decode(errors="replace").strip().splitlines()
     return done.returncode == 0 and done.stdout == expected, done.returncode, (last[-1] if last else "")
@@ -383,6 +389,35 @@ def morgana_run_memory(image, memory_mib, expected):
 
 # ---------------------------------------------------------------------------------------------
 # Report helpers
+
+
+def baseline_morgana(rev):
+    """The morgana binary of commit `rev`, built from a checkout of it under OUT/baseline (with a
+    target directory of its own, so that the current tree's build stays as it is), and the
+    checkout's root (whose examples it builds)."""
+    tree = os.path.join(OUT, "baseline")
+    commit = sh("git", "rev-parse", "--short", rev, capture_output=True, text=True).stdout.strip()
+    if os.path.isdir(tree):
+        sh("git", "-C", tree, "checkout", "--quiet", "--detach", commit)
+    else:
+        sh("git", "worktree", "add", "--quiet", "--detach", tree, commit)
+    progress(f"building the baseline morgana ({commit}); the first time this takes as long as a clean build...")
+    target = os.path.join(OUT, "baseline-target")
+    sh("cargo", "build", "--release", "--quiet", "--bin", "morgana", cwd=tree, env=dict(os.environ, CARGO_TARGET_DIR=target))
+    binary = os.path.join(OUT, f"morgana-{commit}")
+    shutil.copy2(os.path.join(target, "release", "morgana"), binary)
+    return commit, binary, tree
+
+
+def reference_stdout(morgana, image):
+    """What `morgana run IMAGE` prints, or (None, why) when it does not exit cleanly by itself."""
+    done = subprocess.run([morgana, "run", image, "--target", "qemu", "--accel", "tcg", "--timeout", "15s"],
+                          cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
+    if done.returncode != 0 or not done.stdout:
+        last = done.stderr.decode(errors="replace").strip().splitlines()
+        return None, (f"`morgana run {os.path.relpath(image, ROOT)} --target qemu --timeout 15s` exits with "
+                      f"status {done.returncode} ({last[-1] if last else 'no message'}); not timed")
+    return done.stdout, None
 
 
 def med(values):
@@ -419,6 +454,7 @@ def outliers(name, values, notes, factor=1.5):
 def main():
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     quote_linux_memory = "--quote-linux-memory" in sys.argv[1:]
+    baseline = next((a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--baseline=")), None)
     runs = int(args[0]) if len(args) > 0 else 10
     linux_runs = int(args[1]) if len(args) > 1 else 3
     began = time.monotonic()
@@ -444,15 +480,26 @@ def main():
         info, small_info = inspect(image), (inspect(small) if small else None)
         # The reference run: its stdout is what every boot below must print. An application
         # that does not exit by itself (a server) has no (c) or (d) and is left out.
-        reference = subprocess.run([MORGANA, "run", image, "--target", "qemu", "--accel", "tcg", "--timeout", "15s"],
-                                   cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
-        if reference.returncode != 0 or not reference.stdout:
-            last = reference.stderr.decode(errors="replace").strip().splitlines()
-            skipped.append((name, f"`morgana run {os.path.relpath(image, ROOT)} --target qemu --timeout 15s` exits with "
-                                  f"status {reference.returncode} ({last[-1] if last else 'no message'}); not timed"))
+        expected, why = reference_stdout(MORGANA, image)
+        if why:
+            skipped.append((name, why))
             continue
         apps.append({"name": name, "image": image, "info": info, "small": small_info, "small_error": error,
-                     "expected": reference.stdout, "memory_mib": info["memory_mib"]})
+                     "expected": expected, "memory_mib": info["memory_mib"], "morgana": MORGANA})
+    if baseline:
+        commit, binary, tree = baseline_morgana(baseline)
+        for app in list(apps):
+            name = f"{app['name']}@{commit}"
+            progress(f"building {name}...")
+            image, error = build_image(name, os.path.join(tree, "examples", app["name"]), small=False, morgana=binary)
+            expected, why = (None, f"`morgana build` fails: {error}") if error else reference_stdout(binary, image)
+            if why:
+                skipped.append((name, why))
+                continue
+            info = inspect(image, morgana=binary)
+            apps.append({"name": name, "image": image, "info": info, "small": None,
+                         "small_error": "not built for the baseline", "expected": expected,
+                         "memory_mib": info["memory_mib"], "morgana": binary})
     if not apps:
         sys.exit("no example builds and runs on the qemu target: " + "; ".join(f"{n}: {w}" for n, w in skipped))
     floors = {"floor": floor_elf(mark=False), "floor-mark": floor_elf(mark=True)}
@@ -518,7 +565,7 @@ def main():
         detail = {}
 
         def via_morgana(n, app=app, detail=detail):
-            ok, status, last = morgana_run_memory(app["image"], n, app["expected"])
+            ok, status, last = morgana_run_memory(app["image"], n, app["expected"], morgana=app["morgana"])
             detail[n] = (status, last)
             return ok
 

@@ -128,6 +128,9 @@ fn boot(boot_tsc: u64) -> Result<Ending, Stop> {
     })?;
     let heap_start = heap_start.next_multiple_of(4096);
     heap::init(heap_start, heap_end);
+    // The boot's steps, timed by the TSC, reported with `verbose` once its rate is known.
+    let mut steps: Vec<(&str, u64)> = Vec::with_capacity(8);
+    steps.push(("heap ready", cpu::rdtsc()));
 
     let command_line = pvh::command_line()
         .map_err(|_| {
@@ -142,14 +145,16 @@ fn boot(boot_tsc: u64) -> Result<Ending, Stop> {
         })?
         .map(|c| String::from_utf8_lossy(c).into_owned())
         .unwrap_or_default();
-    let params = BootParams::parse(&command_line).map_err(|e| Stop::reported(exit::HOST_ERROR, e))?;
-    let verbose = params.verbose;
 
     // The command line is copied and the memory map read: the real address space replaces the
-    // boot code's provisional one (everything writable and executable).
+    // boot code's provisional one (everything writable and executable) before anything that
+    // came from outside — command line, payload — is parsed.
     let mut ram_end = 0;
     pvh::ram_regions(|r| ram_end = ram_end.max(r.end));
     mm::init(payload_start..payload_start + payload_len, heap_start..heap_end, ram_end);
+    steps.push(("memory protected", cpu::rdtsc()));
+    let params = BootParams::parse(&command_line).map_err(|e| Stop::reported(exit::HOST_ERROR, e))?;
+    let verbose = params.verbose;
 
     let payload_bytes = pvh::payload_memory(payload_len).unwrap_or(&[]);
     if (payload_bytes.len() as u64) < payload_len {
@@ -159,23 +164,34 @@ fn boot(boot_tsc: u64) -> Result<Ending, Stop> {
         ));
     }
     let payload = Payload::decode(payload_bytes).map_err(|e| Stop::reported(exit::BAD_IMAGE, e))?;
+    steps.push(("payload verified", cpu::rdtsc()));
     let baked = BootParams::parse(&payload.config.boot_params).map_err(|e| Stop::reported(exit::BAD_IMAGE, e))?;
     let params = baked.overridden_by(params);
 
-    // Clocks: the TSC's rate from CPUID, or measured against the PIT; the wall clock from the RTC.
-    let (tsc_hz, tsc_source) = cpu::tsc_hz_from_cpuid()
-        .or_else(|| pit::measure_tsc_hz(TSC_MEASUREMENT_MS).map(|hz| (hz, "the PIT")))
-        .unwrap_or_else(|| {
-            kprintln!("morgana kernel: warning: no PIT to measure the TSC against; assuming 1 GHz");
-            (1_000_000_000, "a guess")
-        });
+    // Clocks: the TSC's rate from CPUID, or measured against the PIT (the APIC timer's rate is
+    // measured over the same window); the wall clock from the RTC.
+    apic::init();
+    let (tsc_hz, tsc_source) = match cpu::tsc_hz_from_cpuid() {
+        Some((hz, source)) => {
+            apic::calibrate(hz / 1000, 1);
+            (hz, source)
+        }
+        None => {
+            let apic_start = apic::start_measuring();
+            let (hz, source) = pit::measure_tsc_hz(TSC_MEASUREMENT_MS).map(|hz| (hz, "the PIT")).unwrap_or_else(|| {
+                kprintln!("morgana kernel: warning: no PIT to measure the TSC against; assuming 1 GHz");
+                (1_000_000_000, "a guess")
+            });
+            apic::finish_measuring(apic_start, hz);
+            (hz, source)
+        }
+    };
     let wall = rtc::unix_seconds().or(params.wall_clock).unwrap_or_else(|| {
         kprintln!("morgana kernel: warning: no real-time clock and no wall-clock boot parameter; the wall clock starts at 1970");
         0
     });
+    steps.push(("clocks measured", cpu::rdtsc()));
     time::init(boot_tsc, tsc_hz, wall);
-    apic::init();
-    apic::calibrate(tsc_hz / 1000, 1);
     cpu::enable_interrupts();
 
     let random = random::Random::new();
@@ -185,6 +201,9 @@ fn boot(boot_tsc: u64) -> Result<Ending, Stop> {
         );
     }
     if verbose {
+        for (step, tsc) in steps {
+            kprintln!("[kernel] t={}us {step}", (tsc - boot_tsc) as u128 * 1_000_000 / tsc_hz as u128);
+        }
         let (used, free) = heap::usage();
         kprintln!(
             "[kernel] t={}us booted: tsc {} MHz (from {tsc_source}), apic timer {} ticks/ms, heap {} MiB, random from {}, payload {} KiB",
@@ -205,6 +224,9 @@ fn boot(boot_tsc: u64) -> Result<Ending, Stop> {
         true => Some(open_channel(&params)?),
         false => None,
     };
+    if verbose && channel.is_some() {
+        kprintln!("[kernel] t={}us start block received", since_boot_us(tsc_hz));
+    }
     let (channel, start) = match channel {
         Some((channel, start)) => (Some(channel), start),
         None => (None, Start::default()),

@@ -46,19 +46,33 @@ pub fn init() {
     write(REG_LVT_TIMER, LVT_MASKED | TIMER_VECTOR as u32);
 }
 
-/// Measures the timer's rate over `window_ms` of TSC time.
-pub fn calibrate(tsc_per_ms: u64, window_ms: u64) {
+/// Starts measuring the timer's rate: it counts down from its maximum while the caller waits
+/// (measuring the TSC, say); [`finish_measuring`] takes the rate. Returns the TSC at the start.
+pub fn start_measuring() -> u64 {
     write(REG_INITIAL_COUNT, u32::MAX);
-    let start = cpu::rdtsc();
+    cpu::rdtsc()
+}
+
+/// Takes the timer's rate from the ticks it counted since [`start_measuring`] returned
+/// `started_tsc`, given the TSC's rate, and stops it.
+pub fn finish_measuring(started_tsc: u64, tsc_hz: u64) {
+    let elapsed = (u32::MAX - read(REG_CURRENT_COUNT)) as u128;
+    let tsc_ticks = (cpu::rdtsc() - started_tsc).max(1) as u128;
+    write(REG_INITIAL_COUNT, 0);
+    let per_ms = elapsed * tsc_hz as u128 / 1000 / tsc_ticks;
+    TICKS_PER_MS.store((per_ms as u64).max(1), Ordering::Relaxed);
+}
+
+/// Measures the timer's rate over `window_ms` of TSC time, when nothing else is measured.
+pub fn calibrate(tsc_per_ms: u64, window_ms: u64) {
+    let start = start_measuring();
     while cpu::rdtsc() - start < tsc_per_ms * window_ms {
         core::hint::spin_loop();
     }
-    let elapsed = u32::MAX - read(REG_CURRENT_COUNT);
-    write(REG_INITIAL_COUNT, 0);
-    TICKS_PER_MS.store((elapsed as u64 / window_ms).max(1), Ordering::Relaxed);
+    finish_measuring(start, tsc_per_ms * 1000);
 }
 
-/// Timer ticks per millisecond, after [`calibrate`].
+/// Timer ticks per millisecond, once measured.
 pub fn ticks_per_ms() -> u64 {
     TICKS_PER_MS.load(Ordering::Relaxed)
 }

@@ -117,6 +117,9 @@ boot_tsc:
 boot_pml4:  .skip 4096
 boot_pdpt:  .skip 4096
 boot_pd:    .skip 4096 * 4
+
+    .section .stacks, "aw", @nobits
+    .balign 4096
     .global boot_stack_guard
 boot_stack_guard:
     .skip 4096

@@ -41,7 +41,10 @@ impl GuardedStack {
     }
 }
 
+// In `.stacks`, which the boot code does not clear (linker.ld).
+#[unsafe(link_section = ".stacks")]
 static mut EMERGENCY_STACK: GuardedStack = GuardedStack::new();
+#[unsafe(link_section = ".stacks")]
 static mut PAGE_FAULT_STACK: GuardedStack = GuardedStack::new();
 
 /// A stack's guard page and the stack itself.

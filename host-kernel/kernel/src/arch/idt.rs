@@ -7,6 +7,10 @@ use core::ptr::addr_of;
 
 use super::gdt::{EMERGENCY_IST, PAGE_FAULT_IST};
 
+const DIVIDE_ERROR: u8 = 0;
+const INVALID_OPCODE: u8 = 6;
+const PAGE_FAULT: u8 = 14;
+
 /// The local APIC timer's vector.
 pub const TIMER_VECTOR: u8 = 0x20;
 /// The vector of every device interrupt (network, console): each only wakes the CPU, and the
@@ -204,6 +208,14 @@ extern "C" fn interrupt_dispatch(frame: &InterruptFrame) {
         TIMER_VECTOR => super::apic::timer_interrupt(),
         DEVICE_VECTOR => super::apic::device_interrupt(),
         SPURIOUS_VECTOR => {}
-        _ => crate::fault::cpu_exception(frame, super::cpu::cr2()),
+        vector => {
+            let cr2 = super::cpu::cr2();
+            // Wasm's own traps (an access beyond a linear memory, a division by zero, `ud2`)
+            // are wasmtime's to handle; it does not return here when one is.
+            if matches!(vector, DIVIDE_ERROR | INVALID_OPCODE | PAGE_FAULT) {
+                crate::runtime::offer_trap(frame.rip, frame.rbp, (vector == PAGE_FAULT).then_some(cr2));
+            }
+            crate::fault::cpu_exception(frame, cr2)
+        }
     }
 }

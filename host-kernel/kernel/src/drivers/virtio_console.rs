@@ -185,6 +185,11 @@ impl ConsolePort {
             if announced_port && !self.opened {
                 self.opened = self.send_control(control_message(PORT, PORT_READY, 1)).is_some()
                     && self.send_control(control_message(PORT, PORT_OPEN, 1)).is_some();
+                // Tell the device its receive buffers are there now that the port is open:
+                // QEMU looks at the host side for input again only when the receive queue is
+                // kicked (the buffers were posted while the port was closed), else at its
+                // main loop's next wake-up, tens of milliseconds later.
+                self.transport.notify(RECEIVE_QUEUE);
             }
         }
     }

@@ -13,6 +13,8 @@
 //!                         wasmtime has loaded it (`publish_code`), and never writable again
 //! heap                    read + write; fiber stacks carved from it get a guard page
 //! devices (above RAM)     read + write, uncached
+//! windows (1 TiB ..)      linear memories and other wasmtime reservations (`windows`):
+//!                         accessible only where wasmtime made them so
 //! anything else           unmapped
 //! ```
 //!
@@ -22,6 +24,7 @@
 
 #[allow(unsafe_code)]
 pub mod probe;
+pub mod windows;
 
 use core::ops::Range;
 use core::sync::atomic::{AtomicU8, AtomicU64, Ordering};
@@ -29,7 +32,8 @@ use core::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use spin::{Mutex, Once};
 
 pub use crate::arch::paging::Access;
-use crate::arch::paging::{AddressSpace, LARGE_PAGE, PAGE, enable_protection};
+pub use crate::arch::paging::PAGE;
+use crate::arch::paging::{AddressSpace, LARGE_PAGE, enable_protection};
 use crate::arch::{gdt, sections};
 
 /// The first bytes that are never mapped, whatever else changes: a null dereference, or one at a
@@ -49,6 +53,8 @@ pub enum Region {
     Heap,
     /// A stack (with a guard page below it), in the kernel's data or in the heap.
     Stack(Stack),
+    /// A memory window: linear memories and wasmtime's other reservations.
+    Window,
     Devices,
     Unmapped,
 }
@@ -65,6 +71,7 @@ impl Region {
             Region::ComponentCode => "the component's code",
             Region::Heap => "the kernel heap",
             Region::Stack(stack) => stack.name(),
+            Region::Window => "a memory window (linear memory or a wasmtime reservation)",
             Region::Devices => "device memory",
             Region::Unmapped => "unmapped memory",
         }
@@ -200,7 +207,8 @@ pub fn init(payload: Range<u64>, heap: Range<u64>, ram_end: u64) {
     space.set(layout.heap.start, layout.heap.end, Some(Access::ReadWrite), true);
     space.set(layout.devices.start, layout.devices.end, Some(Access::Device), true);
     let [double_fault, page_fault] = gdt::stacks();
-    let stacks = [(Stack::Boot, sections::boot_stack()), (Stack::DoubleFault, double_fault), (Stack::PageFault, page_fault)];
+    let stacks =
+        [(Stack::Boot, sections::boot_stack()), (Stack::DoubleFault, double_fault), (Stack::PageFault, page_fault)];
     for (stack, (guard, range)) in stacks {
         space.set(guard.start, guard.end, None, false);
         GUARDS.add(&guard, stack as u8);
@@ -293,6 +301,8 @@ pub fn describe(address: u64) -> Description {
                 Region::Heap
             } else if layout.devices.contains(&address) {
                 Region::Devices
+            } else if windows::contains(address) {
+                Region::Window
             } else if address < layout.text.start {
                 Region::LowMemory
             } else {

@@ -60,7 +60,8 @@ pub fn run(name: &str, payload: u64) -> Result<(), UnknownProbe> {
             unsafe { constant.write_volatile(0) };
         }
         "write-component-code" => {
-            let Some(code) = super::CODE.slots.iter().map(|(start, _, _)| start.load(Ordering::Relaxed)).find(|s| *s != 0)
+            let Some(code) =
+                super::CODE.slots.iter().map(|(start, _, _)| start.load(Ordering::Relaxed)).find(|s| *s != 0)
             else {
                 crate::kprintln!("morgana kernel: probe `{name}`: no component code is published");
                 return Ok(());

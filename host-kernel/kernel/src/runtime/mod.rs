@@ -3,6 +3,10 @@
 //! loading the precompiled component in place, and the epoch that timeouts count.
 
 mod stacks;
+mod traps;
+mod virtual_memory;
+
+pub use traps::offer as offer_trap;
 
 use alloc::alloc::{Layout, alloc};
 use alloc::sync::Arc;

@@ -1,0 +1,134 @@
+//! Memory windows: virtual address ranges above the identity map, reserved whole and backed by
+//! frames only where made accessible — what wasmtime's virtual-memory hooks ask for
+//! (`runtime::virtual_memory`). A linear memory lives in one: it is reserved for its largest
+//! size at once, so `memory.grow` makes more pages accessible where they are instead of copying
+//! the memory to a bigger allocation, and what lies beyond its end faults.
+//!
+//! Frames come from the kernel heap, 2 MiB at a time, and go back to a free list of this module
+//! (not to the heap) when a window lets them go. Windows are never reused: the window space
+//! (1 TiB .. 64 TiB) outlasts any application's reservations.
+
+use alloc::alloc::Layout;
+use alloc::vec::Vec;
+use core::ops::Range;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use spin::Mutex;
+
+use super::{Access, page_up, with_space};
+use crate::arch::paging::{LARGE_PAGE, Leaf, PAGE, zero_frame};
+
+/// Where windows start: past the identity map's 512 GiB (the first PML4 entry).
+const WINDOWS_START: u64 = 1 << 40;
+const WINDOWS_END: u64 = 64 << 40;
+/// Unmapped space left after each window, beyond any guard region wasmtime asks for.
+const GAP: u64 = LARGE_PAGE;
+
+static NEXT_WINDOW: AtomicU64 = AtomicU64::new(WINDOWS_START);
+
+/// Frames for windows: a free list, and the rest of the last chunk taken from the heap.
+struct Frames {
+    free: Vec<u64>,
+    chunk: Range<u64>,
+}
+
+static FRAMES: Mutex<Frames> = Mutex::new(Frames { free: Vec::new(), chunk: 0..0 });
+
+/// The kernel heap cannot back the pages asked for.
+#[derive(Debug)]
+pub struct OutOfMemory;
+
+impl Frames {
+    /// A zeroed frame.
+    #[allow(unsafe_code)]
+    fn take(&mut self) -> Result<u64, OutOfMemory> {
+        let frame = match self.free.pop() {
+            Some(frame) => frame,
+            None => {
+                if self.chunk.is_empty() {
+                    let layout = Layout::from_size_align(LARGE_PAGE as usize, PAGE as usize).expect("a valid layout");
+                    let chunk = crate::arch::heap::allocate(layout).ok_or(OutOfMemory)?;
+                    self.chunk = chunk..chunk + LARGE_PAGE;
+                }
+                let frame = self.chunk.start;
+                self.chunk.start += PAGE;
+                frame
+            }
+        };
+        // SAFETY: the frame is a page of the heap this module owns and nothing maps but the
+        // window it is about to back.
+        unsafe { zero_frame(frame) };
+        Ok(frame)
+    }
+}
+
+/// Reserves a window of `size` bytes (rounded up to pages), all inaccessible; its address.
+pub fn reserve(size: usize) -> Option<u64> {
+    let size = page_up(size as u64).max(PAGE);
+    let span = size.next_multiple_of(LARGE_PAGE) + GAP;
+    let start = NEXT_WINDOW.fetch_add(span, Ordering::Relaxed);
+    (start + span <= WINDOWS_END).then_some(start)
+}
+
+/// Whether `address` is in the window space.
+pub fn contains(address: u64) -> bool {
+    (WINDOWS_START..WINDOWS_END).contains(&address)
+}
+
+fn in_windows(range: &Range<u64>) -> bool {
+    WINDOWS_START <= range.start && range.end <= WINDOWS_END && range.start % PAGE == 0
+}
+
+/// Gives `range` of a window the access `access` (`None`: inaccessible), backing its pages with
+/// frames where they have none. `fresh`: the pages' contents are discarded (they read as zeros
+/// again), as a fresh mapping's would; otherwise kept.
+pub fn set_access(range: Range<u64>, access: Option<Access>, fresh: bool) -> Result<(), OutOfMemory> {
+    let range = range.start..page_up(range.end);
+    assert!(in_windows(&range), "{range:#x?} is not in the window space");
+    let mut result = Ok(());
+    with_space(|space| {
+        let mut frames = FRAMES.lock();
+        // Tables are needed only where pages become accessible.
+        space.update_leaves(range.start, range.end, access.is_some(), |_, leaf| {
+            if result.is_err() {
+                return leaf;
+            }
+            let kept = match (leaf.frame(), fresh) {
+                (Some(frame), true) => {
+                    frames.free.push(frame);
+                    None
+                }
+                (frame, _) => frame,
+            };
+            match (kept, access) {
+                (Some(frame), access) => Leaf::backed(frame, access),
+                (None, None) => Leaf::ABSENT,
+                (None, Some(access)) => match frames.take() {
+                    Ok(frame) => Leaf::backed(frame, Some(access)),
+                    Err(e) => {
+                        result = Err(e);
+                        Leaf::ABSENT
+                    }
+                },
+            }
+        });
+        space.flush(range.start, range.end);
+    });
+    result
+}
+
+/// Lets `range` of a window go: its frames return to the free list and any access faults.
+pub fn release(range: Range<u64>) {
+    let range = range.start..page_up(range.end);
+    assert!(in_windows(&range), "{range:#x?} is not in the window space");
+    with_space(|space| {
+        let mut frames = FRAMES.lock();
+        space.update_leaves(range.start, range.end, false, |_, leaf| {
+            if let Some(frame) = leaf.frame() {
+                frames.free.push(frame);
+            }
+            Leaf::ABSENT
+        });
+        space.flush(range.start, range.end);
+    });
+}
