@@ -25,8 +25,15 @@ fn access(prot: u32) -> Result<Option<Access>, ()> {
     }
 }
 
-fn status(result: Result<(), impl core::fmt::Debug>) -> i32 {
-    if result.is_ok() { 0 } else { FAILED }
+/// Gives `len` bytes at `start` wasmtime's protection `prot`; `fresh`: their contents are
+/// discarded. wasmtime's status: 0, or [`FAILED`].
+fn protect(start: *mut u8, len: usize, prot: u32, fresh: bool) -> i32 {
+    let Ok(access) = access(prot) else { return FAILED };
+    let start = start as u64;
+    match windows::set_access(start..start + len as u64, access, fresh) {
+        Ok(()) => 0,
+        Err(_) => FAILED,
+    }
 }
 
 #[unsafe(no_mangle)]
@@ -43,9 +50,7 @@ extern "C" fn wasmtime_mmap_new(size: usize, prot: u32, ret: &mut *mut u8) -> i3
 
 #[unsafe(no_mangle)]
 extern "C" fn wasmtime_mmap_remap(addr: *mut u8, size: usize, prot: u32) -> i32 {
-    let Ok(access) = access(prot) else { return FAILED };
-    let start = addr as u64;
-    status(windows::set_access(start..start + size as u64, access, true))
+    protect(addr, size, prot, true)
 }
 
 #[unsafe(no_mangle)]
@@ -57,9 +62,7 @@ extern "C" fn wasmtime_munmap(ptr: *mut u8, size: usize) -> i32 {
 
 #[unsafe(no_mangle)]
 extern "C" fn wasmtime_mprotect(ptr: *mut u8, size: usize, prot: u32) -> i32 {
-    let Ok(access) = access(prot) else { return FAILED };
-    let start = ptr as u64;
-    status(windows::set_access(start..start + size as u64, access, false))
+    protect(ptr, size, prot, false)
 }
 
 #[unsafe(no_mangle)]
