@@ -1,0 +1,51 @@
+//! Sans-IO TLS sessions on rustls whose private keys stay with the host.
+//!
+//! A [`Session`] never does I/O and never blocks: the caller passes in what it received from
+//! the peer ([`Session::receive`]) and takes out what to send ([`Session::take_ciphertext`]);
+//! the application's bytes go in with [`Session::write_plaintext`] and come out of
+//! [`Session::read_plaintext`]. [`Status`] says after each call what is ready.
+//!
+//! The long-term keys are not here. A [`HostKeys`] describes the keys the host holds (name,
+//! certificate chain, signature schemes) and signs with them on request, so a component built
+//! on this crate can use a key only as the handshake does, and never read it. Servers choose
+//! among several keys by the client's SNI ([`ServerConfig`]); clients verify the server's name
+//! and chain against given roots ([`ClientConfig`]).
+//!
+//! Renegotiation is refused (rustls does not implement it) and 0-RTT data is never accepted,
+//! so a replayed early-data flight cannot reach the application.
+
+#![forbid(unsafe_code)]
+
+mod client;
+mod host_keys;
+mod server;
+mod session;
+
+pub use client::{ClientConfig, ClientOptions};
+pub use host_keys::{HostKey, HostKeys, SignFailure};
+pub use rustls::SignatureScheme;
+pub use server::{ClientAuth, ServerConfig, ServerOptions};
+pub use session::{Error, ErrorKind, Info, Session, Status, Version};
+
+use std::sync::Arc;
+
+/// The crypto the sessions run with: rustls's ring provider (its default cipher suites and
+/// key-exchange groups: TLS 1.3 AES-GCM and ChaCha20-Poly1305, TLS 1.2 ECDHE with the same).
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// The protocol versions to offer; none given means both.
+fn protocol_versions(versions: &[Version]) -> Vec<&'static rustls::SupportedProtocolVersion> {
+    let all = [Version::Tls13, Version::Tls12];
+    all.iter()
+        .filter(|v| versions.is_empty() || versions.contains(v))
+        .map(|v| match v {
+            Version::Tls13 => &rustls::version::TLS13,
+            Version::Tls12 => &rustls::version::TLS12,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;
