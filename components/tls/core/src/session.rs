@@ -109,7 +109,10 @@ pub struct Session {
 }
 
 impl Session {
-    pub(crate) fn new(connection: Connection, client_server_name: Option<String>) -> Session {
+    pub(crate) fn new(mut connection: Connection, client_server_name: Option<String>) -> Session {
+        // The caller paces its writes by `ciphertext_ready`; rustls's own limit on plaintext
+        // queued during the handshake would only make it retry.
+        connection.set_buffer_limit(None);
         let mut session = Session {
             connection,
             plaintext: VecDeque::new(),
@@ -155,9 +158,6 @@ impl Session {
     /// Queues plaintext for the peer; it is encrypted once the handshake is done.
     pub fn write_plaintext(&mut self, plaintext: &[u8]) -> Result<Status, Error> {
         self.check_usable()?;
-        // The caller paces its writes by `ciphertext_ready`; rustls's own limit would only
-        // make it retry.
-        self.connection.set_buffer_limit(None);
         self.connection.writer().write_all(plaintext).map_err(|e| Error { kind: ErrorKind::Closed, message: e.to_string() })?;
         self.collect_ciphertext();
         Ok(self.status())
