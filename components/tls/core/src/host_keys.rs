@@ -25,6 +25,14 @@ pub struct HostKey {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SignFailure;
 
+impl fmt::Display for SignFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the host would not sign with its key")
+    }
+}
+
+impl std::error::Error for SignFailure {}
+
 /// The host side of the keys: on a Morgana target, the `morgana:crypto/signing` import.
 pub trait HostKeys: Send + Sync {
     /// Every key the host holds for this component.
@@ -113,9 +121,8 @@ impl fmt::Debug for HostSigner {
 
 impl Signer for HostSigner {
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, rustls::Error> {
-        self.host
-            .sign(self.handle, self.scheme, message)
-            .map_err(|SignFailure| rustls::Error::General(format!("the host would not sign with key {}", self.handle)))
+        // Carried as itself, so the session can tell this failure from the handshake's own.
+        self.host.sign(self.handle, self.scheme, message).map_err(|e| rustls::Error::Other(rustls::OtherError(Arc::new(e))))
     }
 
     fn scheme(&self) -> SignatureScheme {

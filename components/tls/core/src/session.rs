@@ -60,7 +60,7 @@ impl Error {
             }
             E::InvalidCertificate(_) | E::NoCertificatesPresented => ErrorKind::BadCertificate,
             E::AlertReceived(_) => ErrorKind::PeerAlert,
-            E::General(m) if m.contains("would not sign") => ErrorKind::SigningFailed,
+            E::Other(other) if other.0.downcast_ref::<crate::SignFailure>().is_some() => ErrorKind::SigningFailed,
             _ => ErrorKind::HandshakeFailed,
         };
         Error { kind, message: e.to_string() }
