@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 
 use anyhow::Result;
-use morgana_compose::manifest::{DirSource, StdinMode};
+use morgana_compose::manifest::{DirSource, KeySource, KeySpec, StdinMode};
 use morgana_compose::{AppInfo, ComponentInfo, HostInterfaces, human_size};
 
 use crate::input::Input;
@@ -77,6 +77,7 @@ fn describe(out: &mut String, input: &Input, host: HostInterfaces) -> Result<()>
                 }
             }
             writeln!(out, "network    {}", if composition.info.network { "allowed" } else { "none" })?;
+            print_keys(out, &composition.info.keys)?;
         }
     }
     Ok(())
@@ -127,9 +128,29 @@ fn print_app(out: &mut String, app: &AppInfo) -> std::fmt::Result {
     if app.stdin == StdinMode::Null {
         writeln!(out, "stdin      null")?;
     }
-    Ok(())
+    print_keys(out, &app.keys)
 }
 
+/// The host's TLS keys, by what is public about them: name, type, SHA-256 fingerprint of the
+/// public key, validity, and the files; never the key.
+fn print_keys(out: &mut String, keys: &[KeySpec]) -> std::fmt::Result {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "keys (held by the host; components only sign through it)")?;
+    for spec in keys {
+        let KeySource::Files { certificate, key } = &spec.source else { continue };
+        match morgana_compose::keys::load(&spec.name, certificate, key) {
+            Ok(loaded) => {
+                writeln!(out, "  {:<16} {}  sha256:{}", spec.name, loaded.algorithm(), loaded.fingerprint_hex())?;
+                writeln!(out, "  {:<16} valid until {}", "", morgana_keys::UnixTime(loaded.not_after()))?;
+            }
+            Err(error) => writeln!(out, "  {:<16} UNUSABLE: {error}", spec.name)?,
+        }
+        writeln!(out, "  {:<16} {}", "", certificate.display())?;
+    }
+    Ok(())
+}
 fn print_image(out: &mut String, path: &std::path::Path) -> Result<()> {
     let file = morgana_aot::read_image(path)?;
     let payload = file.payload()?;

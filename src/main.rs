@@ -10,6 +10,7 @@ mod channel;
 mod compose;
 mod input;
 mod inspect;
+mod keys;
 mod qemu;
 mod report;
 mod unix;
@@ -121,6 +122,11 @@ struct RunOptions {
     /// (GUEST defaults to HOST): read-write on unix; on qemu a read-only copy
     #[arg(long = "dir", value_name = "HOST[::GUEST]")]
     dirs: Vec<String>,
+    /// Give the host a TLS key to sign with for the application's TLS component (adds to, or
+    /// replaces by name, the manifest's [keys]): PEM files of the certificate chain, leaf
+    /// first, and the private key; one file may hold both
+    #[arg(long = "key", value_name = "NAME=CERT[,KEY]")]
+    keys: Vec<String>,
     /// The application's `argv[0]` (by default the composed component's file name, as
     /// `wasmtime run` gives it)
     #[arg(long, value_name = "NAME")]

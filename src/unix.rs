@@ -44,13 +44,14 @@ pub fn run(
         env: merge_env(app.env, env),
         network: options.network || app.network,
         timeout: options.timeout.or(app.timeout_ms).map(Duration::from_millis),
+        keys: crate::keys::load(&crate::keys::specs(&app.keys, &options.keys)?)?,
     };
     if !options.publish.is_empty() {
         report::note(
             "-p/--publish applies to the qemu target; on unix the application listens on this machine's ports directly",
         );
     }
-    let exit = morgana_unix::Runner::new()?.run(bytes, &config)?;
+    let exit = morgana_unix::Runner::new()?.run(bytes, config)?;
     match &exit {
         morgana_unix::Exit::Trap { message, backtrace } => report::trap(message, backtrace.as_deref()),
         morgana_unix::Exit::Timeout(timeout) => eprintln!("{}", morgana_unix::timeout_message(*timeout)),

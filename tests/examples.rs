@@ -3,9 +3,11 @@
 //!
 //! An example is a directory of `examples/` with a `unikernel.toml`. Its `check.toml` says how
 //! to exercise it: the arguments to run it with and, for a server, the client to drive it with
-//! (real clients: `curl` for HTTP, a UDP socket for UDP, `kdig` for DNS) — so each new example
-//! is covered here without a new test. A server listens on the port in its `PORT` environment
-//! variable (over UDP for the udp and dns protocols, and TCP as well for dns).
+//! (real clients: `curl` for HTTP and HTTPS, a UDP socket for UDP, `kdig` for DNS) — so each new
+//! example is covered here without a new test. A server listens on the port in its `PORT`
+//! environment variable (over UDP for the udp and dns protocols, and TCP as well for dns), or
+//! for https in `HTTPS_PORT`, with plain HTTP off; curl trusts the example's development
+//! certificate (`target/morgana/keys/site.crt`).
 //!
 //! `cargo test --release --test examples -- --ignored pin` writes `expected.txt` from the unix
 //! target, for a new example or a deliberate change; read what it wrote before committing it.
@@ -26,6 +28,8 @@ use serde::Deserialize;
 struct Check {
     #[serde(default)]
     args: Vec<String>,
+    /// The targets it runs on, when not every one.
+    targets: Option<Vec<String>>,
     client: Option<Client>,
 }
 
@@ -48,12 +52,17 @@ fn examples() -> Vec<PathBuf> {
 
 /// Runs `example` on `target`, driving it with its client if it is a server (which listens on
 /// `host_port`).
-fn exercise(example: &Path, target: &str, host_port: u16) -> Run {
+fn check_of(example: &Path) -> Check {
     let name = example.file_name().unwrap().to_string_lossy().into_owned();
-    let check: Check = toml::from_str(
+    toml::from_str(
         &std::fs::read_to_string(example.join("check.toml")).unwrap_or_else(|_| panic!("{name} has no check.toml")),
     )
-    .unwrap_or_else(|e| panic!("{name}/check.toml: {e}"));
+    .unwrap_or_else(|e| panic!("{name}/check.toml: {e}"))
+}
+
+fn exercise(example: &Path, target: &str, host_port: u16) -> Run {
+    let name = example.file_name().unwrap().to_string_lossy().into_owned();
+    let check = check_of(example);
     let dir = example.display().to_string();
     let mut args = vec!["run".to_string(), dir, "--target".into(), target.into()];
     let Some(client) = &check.client else {
@@ -64,7 +73,11 @@ fn exercise(example: &Path, target: &str, host_port: u16) -> Run {
 
     // A server listens on $PORT: a free port of this machine on unix, the same port inside the
     // VM on qemu, forwarded from this machine (so both print the same).
-    args.extend(["--env".into(), format!("PORT={host_port}")]);
+    if client.protocol == "https" {
+        args.extend(["--env".into(), format!("HTTPS_PORT={host_port}"), "--env".into(), "HTTP_ADDR=off".into()]);
+    } else {
+        args.extend(["--env".into(), format!("PORT={host_port}")]);
+    }
     if target == "qemu" {
         let udp = if matches!(client.protocol.as_str(), "udp" | "dns") { "/udp" } else { "" };
         args.extend(["-p".into(), format!("{host_port}:{host_port}{udp}")]);
@@ -99,7 +112,11 @@ fn exercise(example: &Path, target: &str, host_port: u16) -> Run {
         }
     }
     let answers = match client.protocol.as_str() {
-        "http" => http_client(host_port, &client.requests),
+        "http" => http_client(&format!("http://127.0.0.1:{host_port}"), &[], &client.requests),
+        "https" => {
+            let certificate = example.join("target/morgana/keys/site.crt").display().to_string();
+            http_client(&format!("https://127.0.0.1:{host_port}"), &["--cacert", &certificate], &client.requests)
+        }
         "udp" => udp_client(host_port, &client.requests),
         "dns" => dns_client(host_port, &client.requests),
         other => panic!("{name}/check.toml: unknown protocol {other}"),
@@ -123,16 +140,18 @@ fn exercise(example: &Path, target: &str, host_port: u16) -> Run {
     Run { status: status.code().unwrap_or(-1), stdout: format!("{stdout}--- client saw:\n{answers}"), stderr }
 }
 
-/// Fetches each path with curl (retrying the first until the server is up), one connection each;
-/// what it saw, headers included, `Date` left out.
-fn http_client(port: u16, paths: &[String]) -> Result<String, String> {
+/// Fetches each path below `base` with curl and `options` (retrying the first until the server
+/// is up), one connection each; what it saw, headers included, `Date` left out.
+fn http_client(base: &str, options: &[&str], paths: &[String]) -> Result<String, String> {
     let mut seen = String::new();
     for (i, path) in paths.iter().enumerate() {
-        let url = format!("http://127.0.0.1:{port}{path}");
+        let url = format!("{base}{path}");
         let started = Instant::now();
         loop {
             let out = Command::new("curl")
-                .args(["-sS", "-i", "--max-time", "10", &url])
+                .args(["-sS", "-i", "--max-time", "10"])
+                .args(options)
+                .arg(&url)
                 .output()
                 .map_err(|e| format!("curl: {e}"))?;
             if out.status.success() {
@@ -213,7 +232,8 @@ fn every_example_prints_what_is_kept_beside_it_on_every_target() {
     for example in examples {
         let name = example.file_name().unwrap().to_string_lossy().into_owned();
         let expected = Pinned::read(&example.join("expected.txt"));
-        for target in ["unix", "qemu"] {
+        let targets = check_of(&example).targets.unwrap_or_else(|| vec!["unix".into(), "qemu".into()]);
+        for target in targets.iter().map(String::as_str) {
             let port = free_port();
             let run = exercise(&example, target, port);
             assert_eq!(run.status, expected.status, "{name} on {target}: status\nstderr:\n{}", run.stderr);

@@ -35,6 +35,9 @@ pub struct AppInfo {
     /// Preopened directories, in the order the application sees them.
     #[serde(default)]
     pub dirs: Vec<crate::manifest::DirSpec>,
+    /// The host's TLS keys, as PEM files of the build machine (never the keys themselves).
+    #[serde(default)]
+    pub keys: Vec<crate::manifest::KeySpec>,
     /// The components composed into this one.
     pub parts: Vec<Part>,
 }
@@ -65,6 +68,7 @@ impl AppInfo {
             net: None,
             stdin: Default::default(),
             dirs: Vec::new(),
+            keys: Vec::new(),
             parts: Vec::new(),
         }
     }
@@ -112,6 +116,10 @@ mod tests {
             dirs: vec![crate::manifest::DirSpec {
                 guest: "/tmp".into(),
                 source: crate::manifest::DirSource::Scratch { bytes: 1 << 20 },
+            }],
+            keys: vec![crate::manifest::KeySpec {
+                name: "site".into(),
+                source: crate::manifest::KeySource::Files { certificate: "/c.pem".into(), key: "/k.pem".into() },
             }],
             parts: vec![Part { name: "app".into(), origin: "cargo crate .".into(), size: 42 }],
         };

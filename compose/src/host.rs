@@ -5,11 +5,21 @@ use crate::component::split_version;
 /// The WASI version line every host provides: any 0.2.x, as wasmtime's linker matches them.
 pub const WASI_VERSION_LINE: &str = "0.2";
 
-/// WASI 0.2's interfaces, by package. A host provides a package whole.
-pub const WASI_0_2: &[(&str, &[&str])] = &[
-    (
-        "wasi:cli",
-        &[
+/// A package a host can provide: its interfaces and the version line it provides them at.
+#[derive(Debug, Clone, Copy)]
+pub struct HostPackage {
+    pub name: &'static str,
+    /// Any version on this line is provided: `0.2` covers `0.2.0` to `0.2.x`.
+    pub line: &'static str,
+    pub interfaces: &'static [&'static str],
+}
+
+/// Every package some target's host provides. A host provides a package whole.
+pub const KNOWN_PACKAGES: &[HostPackage] = &[
+    HostPackage {
+        name: "wasi:cli",
+        line: WASI_VERSION_LINE,
+        interfaces: &[
             "environment",
             "exit",
             "stdin",
@@ -21,23 +31,38 @@ pub const WASI_0_2: &[(&str, &[&str])] = &[
             "terminal-stdout",
             "terminal-stderr",
         ],
-    ),
-    ("wasi:clocks", &["monotonic-clock", "wall-clock"]),
-    ("wasi:filesystem", &["types", "preopens"]),
-    ("wasi:io", &["error", "poll", "streams"]),
-    ("wasi:random", &["random", "insecure", "insecure-seed"]),
-    (
-        "wasi:sockets",
-        &["network", "instance-network", "tcp", "tcp-create-socket", "udp", "udp-create-socket", "ip-name-lookup"],
-    ),
+    },
+    HostPackage { name: "wasi:clocks", line: WASI_VERSION_LINE, interfaces: &["monotonic-clock", "wall-clock"] },
+    HostPackage { name: "wasi:filesystem", line: WASI_VERSION_LINE, interfaces: &["types", "preopens"] },
+    HostPackage { name: "wasi:io", line: WASI_VERSION_LINE, interfaces: &["error", "poll", "streams"] },
+    HostPackage { name: "wasi:random", line: WASI_VERSION_LINE, interfaces: &["random", "insecure", "insecure-seed"] },
+    HostPackage {
+        name: "wasi:sockets",
+        line: WASI_VERSION_LINE,
+        interfaces: &[
+            "network",
+            "instance-network",
+            "tcp",
+            "tcp-create-socket",
+            "udp",
+            "udp-create-socket",
+            "ip-name-lookup",
+        ],
+    },
+    // The host's private keys, used by the TLS component (wit/crypto/signing.wit).
+    HostPackage { name: "morgana:crypto", line: "0.1", interfaces: &["signing"] },
 ];
+
+fn known_package(name: &str) -> Option<&'static HostPackage> {
+    KNOWN_PACKAGES.iter().find(|p| p.name == name)
+}
 
 /// The host interfaces of one target, e.g. WASI 0.2 as wasmtime-wasi provides it on `unix`.
 #[derive(Debug, Clone, Copy)]
 pub struct HostInterfaces {
     /// The target's name as the CLI spells it (`unix`, `qemu`).
     pub target: &'static str,
-    /// The WASI packages it provides, e.g. `wasi:cli`.
+    /// The packages it provides, e.g. `wasi:cli` (names from [`KNOWN_PACKAGES`]).
     pub packages: &'static [&'static str],
 }
 
@@ -45,7 +70,8 @@ impl HostInterfaces {
     /// Whether the host provides an import of this name.
     pub fn provides(&self, import: &str) -> bool {
         let (base, version) = split_version(import);
-        version.is_some_and(|v| same_line(v, WASI_VERSION_LINE)) && self.provides_interface(base)
+        let line = base.split_once('/').and_then(|(package, _)| known_package(package)).map(|p| p.line);
+        matches!((version, line), (Some(v), Some(line)) if same_line(v, line)) && self.provides_interface(base)
     }
 
     /// Whether the host provides some version of this interface, but not the one imported.
@@ -55,8 +81,7 @@ impl HostInterfaces {
 
     fn provides_interface(&self, base: &str) -> bool {
         let Some((package, interface)) = base.split_once('/') else { return false };
-        self.packages.contains(&package)
-            && WASI_0_2.iter().any(|(p, interfaces)| *p == package && interfaces.contains(&interface))
+        self.packages.contains(&package) && known_package(package).is_some_and(|p| p.interfaces.contains(&interface))
     }
 
     /// Every interface the host provides, `package/interface`, without version.
@@ -68,14 +93,24 @@ impl HostInterfaces {
     pub fn packages(&self) -> Vec<&'static str> {
         self.packages.to_vec()
     }
+
+    /// The version line the host provides `package` at, e.g. `0.2` for `wasi:cli`.
+    pub fn line_of(&self, package: &str) -> &'static str {
+        known_package(package).map_or(WASI_VERSION_LINE, |p| p.line)
+    }
+
+    /// The packages with their lines, for messages: "wasi:cli 0.2.x, …, morgana:crypto 0.1.x".
+    pub fn described(&self) -> String {
+        self.packages.iter().map(|p| format!("{p} {}.x", self.line_of(p))).collect::<Vec<_>>().join(", ")
+    }
 }
 
-/// The interfaces of some WASI 0.2 packages, `package/interface`, without version.
+/// The interfaces of some host packages, `package/interface`, without version.
 pub fn interfaces_of(packages: &[&str]) -> Vec<String> {
-    WASI_0_2
+    KNOWN_PACKAGES
         .iter()
-        .filter(|(package, _)| packages.contains(package))
-        .flat_map(|(package, interfaces)| interfaces.iter().map(move |i| format!("{package}/{i}")))
+        .filter(|package| packages.contains(&package.name))
+        .flat_map(|package| package.interfaces.iter().map(move |i| format!("{}/{i}", package.name)))
         .collect()
 }
 
@@ -105,5 +140,17 @@ mod tests {
         assert_eq!(HOST.packages(), vec!["wasi:cli", "wasi:io"]);
         assert_eq!(HOST.interfaces().len(), 13);
         assert!(HOST.interfaces().contains(&"wasi:io/poll".to_string()));
+    }
+
+    #[test]
+    fn each_package_is_provided_on_its_own_line() {
+        let host = HostInterfaces { target: "test", packages: &["wasi:cli", "morgana:crypto"] };
+        assert!(host.provides("morgana:crypto/signing@0.1.0"));
+        assert!(host.provides("morgana:crypto/signing@0.1.3"));
+        assert!(!host.provides("morgana:crypto/signing@0.2.0"));
+        assert!(!host.provides("wasi:cli/stdout@0.1.0"));
+        assert!(host.provides_other_version("morgana:crypto/signing@0.2.0"));
+        assert_eq!(host.described(), "wasi:cli 0.2.x, morgana:crypto 0.1.x");
+        assert!(!HOST.provides("morgana:crypto/signing@0.1.0"));
     }
 }

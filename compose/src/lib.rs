@@ -23,6 +23,7 @@ pub mod component;
 pub mod dirs;
 pub mod graph;
 pub mod host;
+pub mod keys;
 pub mod kv;
 pub mod manifest;
 pub mod wiring;
@@ -46,6 +47,8 @@ pub enum ComposeError {
     Kv(#[from] kv::KvError),
     #[error(transparent)]
     Dir(#[from] dirs::DirError),
+    #[error(transparent)]
+    Key(#[from] keys::KeyFileError),
     #[error("component `{name}`: {error}")]
     Component { name: String, error: component::FileError },
     #[error(transparent)]
@@ -205,6 +208,7 @@ pub fn compose(manifest: &Manifest, parts: &[LoadedPart], host: &HostInterfaces)
         net: manifest.net.clone(),
         stdin: manifest.run.stdin,
         dirs: manifest.dirs.clone(),
+        keys: keys::resolve(manifest)?,
         parts: used
             .iter()
             .map(|&i| appinfo::Part {

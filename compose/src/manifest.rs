@@ -25,6 +25,11 @@
 //!                                  # read-only = false (unix target only)
 //! "/tmp" = { scratch = "8M" }      # an empty writable one, at most this big
 //!
+//! [keys.site]                      # a TLS key the host holds (components never see it):
+//! certificate = "site.crt"         # its PEM certificate chain, leaf first, and
+//! key = "site.key"                 # its PEM private key; or instead
+//! # self-signed = ["localhost"]    # a development certificate morgana makes and keeps
+//!
 //! [env]
 //! GREETING = "hello"               # baked environment variables
 //!
@@ -71,6 +76,36 @@ pub struct RawManifest {
     pub net: Option<NetSettings>,
     #[serde(default)]
     pub dirs: BTreeMap<String, RawDir>,
+    #[serde(default)]
+    pub keys: BTreeMap<String, RawKey>,
+}
+
+/// A `[keys.NAME]` entry as written: `certificate` and `key`, or `self-signed`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawKey {
+    pub certificate: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    pub self_signed: Option<Vec<String>>,
+}
+
+/// A private key the host holds for the application's TLS component, by name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeySpec {
+    pub name: String,
+    pub source: KeySource,
+}
+
+/// Where a host key comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeySource {
+    /// PEM files of the build machine (absolute paths): the certificate chain, leaf first, and
+    /// the private key (which may be the same file).
+    Files { certificate: PathBuf, key: PathBuf },
+    /// A self-signed development certificate for these DNS names and IP addresses, made by
+    /// `morgana build` and kept beside the build's output.
+    SelfSigned { names: Vec<String> },
 }
 
 /// A `[dirs]` entry as written: `"/data" = { path = "data" }` or `"/tmp" = { scratch = "8M" }`.
@@ -271,6 +306,8 @@ pub struct Manifest {
     pub net: Option<NetSettings>,
     /// Preopened directories, by guest path.
     pub dirs: Vec<DirSpec>,
+    /// The host's TLS keys, by name.
+    pub keys: Vec<KeySpec>,
 }
 
 #[derive(Debug, Clone)]
@@ -371,6 +408,8 @@ pub enum ManifestError {
     BadEnvKey { file: PathBuf, key: String },
     #[error("{}: [dirs] \"{guest}\": {reason}", file.display())]
     BadDir { file: PathBuf, guest: String, reason: String },
+    #[error("{}: [keys.{name}]: {reason}", file.display())]
+    BadKey { file: PathBuf, name: String, reason: String },
 }
 
 impl Manifest {
@@ -447,6 +486,18 @@ impl Manifest {
             })?;
             dirs.push(DirSpec { guest, source });
         }
+        let mut keys = Vec::new();
+        for (name, spec) in raw.keys {
+            if !is_valid_name(&name) {
+                return Err(bad_name(&name, "key"));
+            }
+            let source = check_key(spec, &dir).map_err(|reason| ManifestError::BadKey {
+                file: file.clone(),
+                name: name.clone(),
+                reason,
+            })?;
+            keys.push(KeySpec { name, source });
+        }
         Ok(Manifest {
             wac: raw.wac.map(|w| dir.join(w)),
             file,
@@ -458,8 +509,52 @@ impl Manifest {
             run: raw.run,
             net: raw.net,
             dirs,
+            keys,
         })
     }
+}
+
+/// A `[keys.NAME]` entry checked: both files, or a self-signed certificate's names.
+fn check_key(spec: RawKey, dir: &Path) -> Result<KeySource, String> {
+    match (spec.certificate, spec.key, spec.self_signed) {
+        (Some(certificate), key, None) => {
+            let certificate = dir.join(certificate);
+            // A PEM file holding both the chain and the key serves as both.
+            let key = key.map_or_else(|| certificate.clone(), |key| dir.join(key));
+            Ok(KeySource::Files { certificate, key })
+        }
+        (None, None, Some(names)) => {
+            if names.is_empty() {
+                return Err("`self-signed` needs the names the certificate is for, e.g. [\"localhost\"]".into());
+            }
+            if let Some(bad) = names.iter().find(|n| !is_host_name(n)) {
+                return Err(format!("`{bad}` is neither a DNS name nor an IP address"));
+            }
+            Ok(KeySource::SelfSigned { names })
+        }
+        (None, Some(_), None) => Err("`key` needs its `certificate = \"FILE\"` (the PEM chain, leaf first)".into()),
+        (_, _, Some(_)) => Err("give `certificate` and `key` (PEM files) or `self-signed`, not both".into()),
+        (None, None, None) => Err(
+            "give `certificate = \"FILE\"` and `key = \"FILE\"` (PEM), or `self-signed = [\"localhost\"]` for a development certificate".into(),
+        ),
+    }
+}
+
+/// A DNS name (letters, digits, dashes, dots; a leading `*.` allowed) or an IP address.
+fn is_host_name(name: &str) -> bool {
+    if name.parse::<std::net::IpAddr>().is_ok() {
+        return true;
+    }
+    let name = name.strip_prefix("*.").unwrap_or(name);
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
 }
 
 /// A `[dirs]` entry checked: an absolute guest path of plain names, and exactly one source.
@@ -649,5 +744,41 @@ mod tests {
         for bad in ["", "A", "my_app", "-a", "a-", "a--b", "2a", "a.b"] {
             assert!(!is_valid_name(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn keys_are_files_or_self_signed_names() {
+        let m = parse(
+            "name = \"a\"\n[components.a]\npath = \".\"\n\
+             [keys.site]\ncertificate = \"tls/site.crt\"\nkey = \"tls/site.key\"\n\
+             [keys.both]\ncertificate = \"both.pem\"\n\
+             [keys.dev]\nself-signed = [\"localhost\", \"127.0.0.1\", \"::1\", \"*.example.com\"]",
+        )
+        .unwrap();
+        let names: Vec<&str> = m.keys.iter().map(|k| k.name.as_str()).collect();
+        assert_eq!(names, ["both", "dev", "site"]);
+        assert_eq!(
+            m.keys[0].source,
+            KeySource::Files { certificate: "/app/both.pem".into(), key: "/app/both.pem".into() }
+        );
+        assert_eq!(
+            m.keys[2].source,
+            KeySource::Files { certificate: "/app/tls/site.crt".into(), key: "/app/tls/site.key".into() }
+        );
+        assert!(matches!(&m.keys[1].source, KeySource::SelfSigned { names } if names.len() == 4));
+
+        for (table, says) in [
+            ("key = \"k.pem\"", "needs its `certificate"),
+            ("certificate = \"c\"\nself-signed = [\"x\"]", "not both"),
+            ("self-signed = []", "needs the names"),
+            ("self-signed = [\"bad name\"]", "neither a DNS name"),
+            ("", "give `certificate"),
+        ] {
+            let text = format!("name = \"a\"\n[components.a]\npath = \".\"\n[keys.k]\n{table}");
+            let err = parse(&text).unwrap_err().to_string();
+            assert!(err.contains("[keys.k]") && err.contains(says), "{table}: {err}");
+        }
+        let bad = parse("name = \"a\"\n[components.a]\npath = \".\"\n[keys.Site]\nself-signed = [\"x\"]");
+        assert!(matches!(bad, Err(ManifestError::BadName { what: "key", .. })));
     }
 }

@@ -82,10 +82,9 @@ pub enum WiringError {
     ProviderLacksExport { component: String, import: String, provider: String, exports: Vec<String> },
 
     #[error(
-        "component `{component}` wires `{import}` to the host, but the `{target}` target does not provide it; the `{target}` host provides {packages} at version {line}.x",
-        packages = and_list(packages)
+        "component `{component}` wires `{import}` to the host, but the `{target}` target does not provide it; the `{target}` host provides {packages}"
     )]
-    HostLacksInterface { component: String, import: String, target: String, packages: Vec<String>, line: String },
+    HostLacksInterface { component: String, import: String, target: String, packages: String },
 
     #[error("component `{component}` wires `{import}` to itself")]
     WireToSelf { component: String, import: String },
@@ -188,8 +187,7 @@ fn resolve_import(
                     component: node.name.to_string(),
                     import: import.to_string(),
                     target: host.target.to_string(),
-                    packages: host.packages().iter().map(|p| p.to_string()).collect(),
-                    line: crate::host::WASI_VERSION_LINE.to_string(),
+                    packages: host.described(),
                 });
             }
             return Ok(wire(Provider::Host, true));
@@ -257,19 +255,18 @@ pub fn unsatisfied_hint(nodes: &[Node<'_>], import: &str, host: &HostInterfaces)
     }
     if host.provides_other_version(import) {
         return format!(
-            "the `{}` target provides `{base}` only at version {}.x; rebuild the component against that version of WASI",
+            "the `{}` target provides `{base}` only at version {}.x; rebuild the component against that version of its WIT",
             host.target,
-            crate::host::WASI_VERSION_LINE
+            host.line_of(base.split('/').next().unwrap_or(base))
         );
     }
     if base == "morgana:kv/store" {
         return "add a key-value store to the manifest: `[kv.NAME]` with `dir = \"DIR\"`".to_string();
     }
     format!(
-        "no component in the manifest exports it and the `{}` target does not provide it (it provides {} at version {}.x); add a component that exports it under [components]",
+        "no component in the manifest exports it and the `{}` target does not provide it (it provides {}); add a component that exports it under [components]",
         host.target,
-        and_list(&host.packages().iter().map(|p| p.to_string()).collect::<Vec<_>>()),
-        crate::host::WASI_VERSION_LINE
+        host.described()
     )
 }
 

@@ -4,8 +4,14 @@
 //! (parsing, framing, limits, timeouts, keep-alive, pipelining) is `morgana-http`'s; this file
 //! is only I/O.
 //!
+//! Built with the cargo feature `tls`, it also serves HTTPS on a second address, with a session
+//! per connection from the `morgana:tls` component it then imports (`tls.rs`; the private keys
+//! stay with the host). A connection's [`Transport`] sits between its socket streams and its
+//! `Connection`: the bytes as they are, or TLS records. HTTPS requests are served and logged
+//! like plain ones.
+//!
 //! One thread, many connections: each turn of the loop makes a single `wasi:io/poll` `poll`
-//! call over the listener, every connection's input (while it wants input) and output (while
+//! call over the listeners, every connection's input (while it wants input) and output (while
 //! output is queued) and one monotonic-clock pollable for the nearest deadline, so a slow
 //! client never stalls the others, and when nothing is ready the call blocks. Reads and writes
 //! are non-blocking (`read`, `check-write` + `write`); a client that does not read gets no more
@@ -25,21 +31,53 @@
 //! - `HTTP_MAX_CONNECTIONS` (256): connections served at once.
 //! - `--requests N` or `HTTP_MAX_REQUESTS=N`: answer N requests, flush, exit 0 (for tests).
 //!
+//! With the feature `tls`:
+//!
+//! - `HTTPS_ADDR`: where to serve HTTPS, as `HTTP_ADDR`; default `0.0.0.0:8443`. `HTTPS_PORT`
+//!   alone sets the port on `0.0.0.0`. `HTTP_ADDR=off` turns plain HTTP off.
+//! - `HTTPS_KEYS`: comma-separated names of the host's keys to serve with (default: all of
+//!   them); the client's SNI chooses among them.
+//! - `HTTPS_REDIRECT=on|off` (off): plain HTTP answers every request with `308 Permanent
+//!   Redirect` to the same path and query over HTTPS (400 without a `Host` header), and never
+//!   calls the handler.
+//! - `HSTS_MAX_AGE=SECONDS`: HTTPS responses carry `Strict-Transport-Security: max-age=SECONDS`.
+//! - `TLS_VERSIONS`: `1.2`, `1.3` or `1.2,1.3` (default).
+//! - `HTTPS_CLIENT_AUTH=none|optional|required` (none) and `HTTPS_CLIENT_CA=/path/to/ca.pem`
+//!   (read from a preopened directory; needed by `optional` and `required`): client
+//!   certificates.
+//! - `HTTPS_TICKETS=on|off` (on): resumption by session tickets.
+//!
+//! ALPN offers `http/1.1`. A client has `HTTP_HEAD_TIMEOUT_MS` from its connection to finish
+//! the TLS handshake, or it is dropped. A TLS failure is logged (level warn, context `http`),
+//! its alert sent, and the connection closed; a closing HTTPS connection sends close_notify.
+//!
 //! A bad value is reported on stderr (saying what is accepted) and the component exits with
-//! status 2; failing to listen is reported likewise (with what to fix) and exits with 1. Both go
-//! through `std::process::exit`, i.e. `wasi:cli/exit`'s `exit(err)` (not the newer
-//! `exit-with-code`, which not every host provides), so a host that only sees ok/err reports 1.
-//! `--requests N` exits 0.
+//! status 2, as it does when HTTPS cannot be served (the host holds no key, say); failing to
+//! listen is reported likewise (with what to fix) and exits with 1. Both go through
+//! `std::process::exit`, i.e. `wasi:cli/exit`'s `exit(err)` (not the newer `exit-with-code`,
+//! which not every host provides), so a host that only sees ok/err reports 1. `--requests N`
+//! exits 0.
 #![deny(unsafe_code)]
 
 mod bindings {
     #![allow(unsafe_code)]
+    // wit/world.wit's second world names morgana:tls, so both read wit/tls (and wit/crypto).
+    #[cfg(not(feature = "tls"))]
     wit_bindgen::generate!({
-        path: ["../../wit/deps/logging.wit", "../../wit/http", "wit"],
+        path: ["../../wit/deps/logging.wit", "../../wit/http", "../../wit/crypto", "../../wit/tls", "wit"],
         world: "morgana:http-server/http-server",
         generate_all,
     });
+    #[cfg(feature = "tls")]
+    wit_bindgen::generate!({
+        path: ["../../wit/deps/logging.wit", "../../wit/http", "../../wit/crypto", "../../wit/tls", "wit"],
+        world: "morgana:http-server/http-server-tls",
+        generate_all,
+    });
 }
+#[cfg(feature = "tls")]
+mod tls;
+mod transport;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::process::exit;
@@ -55,6 +93,8 @@ use wasi::sockets::network::{ErrorCode, IpAddressFamily, IpSocketAddress, Ipv4So
 use wasi::sockets::tcp::{ShutdownType, TcpSocket};
 use wasi::sockets::{instance_network, tcp_create_socket};
 
+use transport::{Received, Transport, TransportError};
+
 /// Bytes asked for per `read`.
 const READ_CHUNK: u64 = 16 * 1024;
 /// Reads per connection per turn, so one fast sender does not starve the rest.
@@ -63,10 +103,61 @@ const READS_PER_TURN: usize = 8;
 const EXIT_GRACE: Duration = Duration::from_secs(5);
 
 struct Config {
-    addr: SocketAddr,
+    /// Where to serve plain HTTP; `None` (`HTTP_ADDR=off`, only with `tls`): nowhere.
+    addr: Option<SocketAddr>,
     limits: Limits,
     max_connections: usize,
     max_requests: Option<u64>,
+    #[cfg(feature = "tls")]
+    https: tls::HttpsConfig,
+}
+
+/// Plain HTTP or HTTPS: which variables set a listener's address, and how to show it.
+#[derive(Clone, Copy)]
+enum Scheme {
+    Http,
+    #[cfg(feature = "tls")]
+    Https,
+}
+
+impl Scheme {
+    /// The variables that set the address, and the one that sets only the port.
+    fn vars(self) -> (&'static str, &'static str) {
+        match self {
+            Scheme::Http => ("HTTP_ADDR", "PORT"),
+            #[cfg(feature = "tls")]
+            Scheme::Https => ("HTTPS_ADDR", "HTTPS_PORT"),
+        }
+    }
+
+    /// What goes before the address in messages.
+    fn prefix(self) -> &'static str {
+        match self {
+            Scheme::Http => "",
+            #[cfg(feature = "tls")]
+            Scheme::Https => "https://",
+        }
+    }
+}
+
+/// A listening socket and what its connections speak.
+struct Listener {
+    socket: TcpSocket,
+    scheme: Scheme,
+    /// Where an HTTPS listener's sessions come from.
+    #[cfg(feature = "tls")]
+    tls: Option<bindings::morgana::tls::server::ServerConfig>,
+}
+
+impl Listener {
+    /// The transport for a connection this listener accepted.
+    fn transport(&self) -> Transport {
+        #[cfg(feature = "tls")]
+        if let Some(config) = &self.tls {
+            return Transport::Tls(tls::Tls::new(config.accept()));
+        }
+        Transport::Plain
+    }
 }
 
 fn main() {
@@ -77,16 +168,43 @@ fn main() {
             exit(2);
         }
     };
-    let listener = match listen(config.addr) {
-        Ok(listener) => listener,
+    #[cfg(feature = "tls")]
+    let tls_config = match tls::server_config(&config.https) {
+        Ok(tls_config) => tls_config,
         Err(msg) => {
-            eprintln!("http-server: cannot listen on {}: {msg}", config.addr);
-            exit(1);
+            eprintln!("http-server: {msg}");
+            exit(2);
         }
     };
-    // Standard output carries only these two lines; the request log goes through wasi:logging.
-    println!("http-server: listening on {}", config.addr);
-    Server::new(config, listener).run();
+    let mut listeners = Vec::new();
+    if let Some(addr) = config.addr {
+        listeners.push(listen_or_exit(addr, Scheme::Http));
+    }
+    #[cfg(feature = "tls")]
+    listeners.push(Listener { tls: Some(tls_config), ..listen_or_exit(config.https.addr, Scheme::Https) });
+    // Standard output carries only these lines; the request log goes through wasi:logging.
+    if let Some(addr) = config.addr {
+        println!("http-server: listening on {addr}");
+    }
+    #[cfg(feature = "tls")]
+    println!("http-server: listening on https://{}", config.https.addr);
+    Server::new(config, listeners).run();
+}
+
+/// Listens on `addr`, or says why not and exits with status 1.
+fn listen_or_exit(addr: SocketAddr, scheme: Scheme) -> Listener {
+    match listen(addr) {
+        Ok(socket) => Listener {
+            socket,
+            scheme,
+            #[cfg(feature = "tls")]
+            tls: None,
+        },
+        Err(e) => {
+            eprintln!("http-server: cannot listen on {}{addr}: {}", scheme.prefix(), explain(e, scheme));
+            exit(1);
+        }
+    }
 }
 
 /// Reads the configuration; the error says what to fix.
@@ -105,15 +223,10 @@ fn parse_config(
             },
         }
     };
-    let addr = match (var("HTTP_ADDR"), var("PORT")) {
-        (Some(a), _) => parse_addr(&a).ok_or_else(|| {
-            format!("HTTP_ADDR={a:?} is not an address to listen on: use IP:PORT (0.0.0.0:8080, [::]:8080) or :PORT")
-        })?,
-        (None, Some(p)) => match p.parse::<u16>() {
-            Ok(port) => SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port),
-            Err(_) => return Err(format!("PORT={p:?} is not a port number (0-65535)")),
-        },
-        (None, None) => SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 8080),
+    let addr = match var("HTTP_ADDR") {
+        #[cfg(feature = "tls")]
+        Some(a) if a.eq_ignore_ascii_case("off") => None,
+        a => Some(listen_addr(a, var("PORT"), Scheme::Http, 8080)?),
     };
     let defaults = Limits::default();
     let usize_num = |name: &str, default: usize| num(name, default as u64).map(|n| n as usize);
@@ -144,7 +257,37 @@ fn parse_config(
             _ => return Err(format!("--requests {value:?} is not a positive whole number")),
         }
     }
-    Ok(Config { addr, limits, max_connections, max_requests })
+    Ok(Config {
+        addr,
+        limits,
+        max_connections,
+        max_requests,
+        #[cfg(feature = "tls")]
+        https: tls::parse_config(&var)?,
+    })
+}
+
+/// The address a listener's two variables give (`addr`: IP:PORT or :PORT; else `port`: the
+/// port on 0.0.0.0), or 0.0.0.0:`default_port`.
+fn listen_addr(
+    addr: Option<String>,
+    port: Option<String>,
+    scheme: Scheme,
+    default_port: u16,
+) -> Result<SocketAddr, String> {
+    let (addr_var, port_var) = scheme.vars();
+    match (addr, port) {
+        (Some(a), _) => parse_addr(&a).ok_or_else(|| {
+            format!(
+                "{addr_var}={a:?} is not an address to listen on: use IP:PORT (0.0.0.0:{default_port}, [::]:{default_port}) or :PORT"
+            )
+        }),
+        (None, Some(p)) => match p.parse::<u16>() {
+            Ok(port) => Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port)),
+            Err(_) => Err(format!("{port_var}={p:?} is not a port number (0-65535)")),
+        },
+        (None, None) => Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), default_port)),
+    }
 }
 
 fn parse_addr(s: &str) -> Option<SocketAddr> {
@@ -155,15 +298,15 @@ fn parse_addr(s: &str) -> Option<SocketAddr> {
 }
 
 /// Binds and listens, waiting for the two-phase WASI operations to finish.
-fn listen(addr: SocketAddr) -> Result<TcpSocket, String> {
+fn listen(addr: SocketAddr) -> Result<TcpSocket, ErrorCode> {
     let network = instance_network::instance_network();
     let family = if addr.is_ipv4() { IpAddressFamily::Ipv4 } else { IpAddressFamily::Ipv6 };
-    let socket = tcp_create_socket::create_tcp_socket(family).map_err(explain)?;
-    socket.start_bind(&network, to_wasi(addr)).map_err(explain)?;
-    finish(&socket, TcpSocket::finish_bind).map_err(explain)?;
+    let socket = tcp_create_socket::create_tcp_socket(family)?;
+    socket.start_bind(&network, to_wasi(addr))?;
+    finish(&socket, TcpSocket::finish_bind)?;
     let _ = socket.set_listen_backlog_size(128);
-    socket.start_listen().map_err(explain)?;
-    finish(&socket, TcpSocket::finish_listen).map_err(explain)?;
+    socket.start_listen()?;
+    finish(&socket, TcpSocket::finish_listen)?;
     Ok(socket)
 }
 
@@ -176,13 +319,17 @@ fn finish(socket: &TcpSocket, op: fn(&TcpSocket) -> Result<(), ErrorCode>) -> Re
     }
 }
 
-fn explain(e: ErrorCode) -> String {
+/// What a socket error means for a `scheme` listener, and what to do about it.
+fn explain(e: ErrorCode, scheme: Scheme) -> String {
+    let (addr_var, port_var) = scheme.vars();
     match e {
-        ErrorCode::AddressInUse => "the address is in use; set HTTP_ADDR (or PORT) to a free one".into(),
+        ErrorCode::AddressInUse => format!("the address is in use; set {addr_var} (or {port_var}) to a free one"),
         ErrorCode::AccessDenied => {
             "access denied: the host did not grant TCP listening (wasmtime: -S inherit-network -S tcp)".into()
         }
-        ErrorCode::AddressNotBindable => "no local interface has that address; set HTTP_ADDR to one that exists".into(),
+        ErrorCode::AddressNotBindable => {
+            format!("no local interface has that address; set {addr_var} to one that exists")
+        }
         ErrorCode::NotSupported => "the host does not support TCP sockets".into(),
         other => format!("{other:?}"),
     }
@@ -242,6 +389,9 @@ struct Client {
     socket: TcpSocket,
     remote: String,
     http: Connection,
+    /// Between the streams and `http`: plain bytes or TLS.
+    transport: Transport,
+    /// Nothing more will be read: the client closed its side, or the transport failed.
     eof: bool,
     shutdown: Shutdown,
     error_logged: bool,
@@ -252,7 +402,7 @@ struct Client {
 /// What a pollable in the turn's list stands for.
 #[derive(Clone, Copy)]
 enum Source {
-    Listener,
+    Listener(usize),
     Input(usize),
     Output,
     Timer,
@@ -260,7 +410,7 @@ enum Source {
 
 struct Server {
     config: Config,
-    listener: TcpSocket,
+    listeners: Vec<Listener>,
     clients: Vec<Client>,
     answered: u64,
     /// Set once `--requests N` are answered: the time to give up draining.
@@ -268,16 +418,18 @@ struct Server {
 }
 
 impl Server {
-    fn new(config: Config, listener: TcpSocket) -> Server {
-        Server { config, listener, clients: Vec::new(), answered: 0, exiting_at: None }
+    fn new(config: Config, listeners: Vec<Listener>) -> Server {
+        Server { config, listeners, clients: Vec::new(), answered: 0, exiting_at: None }
     }
 
     fn run(mut self) -> ! {
         loop {
-            let (readable, listener_ready) = self.wait();
+            let (readable, listeners_ready) = self.wait();
             let now = now();
-            if listener_ready {
-                self.accept(now);
+            for (l, ready) in listeners_ready.into_iter().enumerate() {
+                if ready {
+                    self.accept(l, now);
+                }
             }
             for i in 0..self.clients.len() {
                 let readable = readable.get(i).copied().unwrap_or(false);
@@ -293,14 +445,16 @@ impl Server {
         }
     }
 
-    /// The turn's single `poll`. Returns which clients' inputs are ready and whether the
-    /// listener is.
-    fn wait(&self) -> (Vec<bool>, bool) {
-        let mut pollables: Vec<Pollable> = Vec::with_capacity(2 * self.clients.len() + 2);
+    /// The turn's single `poll`. Returns which clients' inputs are ready and which listeners
+    /// are.
+    fn wait(&self) -> (Vec<bool>, Vec<bool>) {
+        let mut pollables: Vec<Pollable> = Vec::with_capacity(2 * self.clients.len() + self.listeners.len() + 1);
         let mut sources = Vec::with_capacity(pollables.capacity());
         if self.exiting_at.is_none() && self.clients.len() < self.config.max_connections {
-            pollables.push(self.listener.subscribe());
-            sources.push(Source::Listener);
+            for (l, listener) in self.listeners.iter().enumerate() {
+                pollables.push(listener.socket.subscribe());
+                sources.push(Source::Listener(l));
+            }
         }
         let mut deadline = self.exiting_at;
         for (i, c) in self.clients.iter().enumerate() {
@@ -308,7 +462,7 @@ impl Server {
                 pollables.push(c.input.subscribe());
                 sources.push(Source::Input(i));
             }
-            if c.http.has_output() || c.shutdown == Shutdown::Flushing {
+            if c.http.has_output() || c.transport.has_output() || c.shutdown == Shutdown::Flushing {
                 pollables.push(c.output.subscribe());
                 sources.push(Source::Output);
             }
@@ -328,25 +482,26 @@ impl Server {
             sources.push(Source::Timer);
         }
         let mut readable = vec![false; self.clients.len()];
-        let mut listener_ready = false;
+        let mut listeners_ready = vec![false; self.listeners.len()];
         let refs: Vec<&Pollable> = pollables.iter().collect();
         for index in poll(&refs) {
-            match sources.get(index as usize) {
-                Some(Source::Listener) => listener_ready = true,
-                Some(Source::Input(i)) => {
-                    if let Some(r) = readable.get_mut(*i) {
-                        *r = true;
-                    }
-                }
-                Some(Source::Output | Source::Timer) | None => {}
+            let ready = match sources.get(index as usize) {
+                Some(Source::Listener(l)) => listeners_ready.get_mut(*l),
+                Some(Source::Input(i)) => readable.get_mut(*i),
+                Some(Source::Output | Source::Timer) | None => None,
+            };
+            if let Some(ready) = ready {
+                *ready = true;
             }
         }
-        (readable, listener_ready)
+        (readable, listeners_ready)
     }
 
-    fn accept(&mut self, now: Now) {
+    /// Takes the connections waiting on listener `l`.
+    fn accept(&mut self, l: usize, now: Now) {
+        let Some(listener) = self.listeners.get(l) else { return };
         while self.clients.len() < self.config.max_connections {
-            match self.listener.accept() {
+            match listener.socket.accept() {
                 Ok((socket, input, output)) => {
                     let remote = remote_ip(&socket);
                     self.clients.push(Client {
@@ -355,6 +510,7 @@ impl Server {
                         socket,
                         remote,
                         http: Connection::new(self.config.limits.clone(), now),
+                        transport: listener.transport(),
                         eof: false,
                         shutdown: Shutdown::Open,
                         error_logged: false,
@@ -365,7 +521,7 @@ impl Server {
                 // A connection that failed before we took it (reset, …): try the next.
                 Err(ErrorCode::ConnectionAborted | ErrorCode::ConnectionReset) => continue,
                 Err(e) => {
-                    eprintln!("http-server: accept failed: {}", explain(e));
+                    eprintln!("http-server: accept failed: {}", explain(e, listener.scheme));
                     break;
                 }
             }
@@ -382,11 +538,8 @@ impl Server {
                 }
                 match c.input.read(READ_CHUNK) {
                     Ok(bytes) if bytes.is_empty() => break,
-                    Ok(bytes) => c.http.receive(now, &bytes),
-                    Err(StreamError::Closed) => {
-                        c.eof = true;
-                        c.http.receive_eof(now);
-                    }
+                    Ok(bytes) => c.receive(now, &bytes),
+                    Err(StreamError::Closed) => c.end_of_input(now),
                     Err(StreamError::LastOperationFailed(_)) => {
                         c.done = true;
                         return;
@@ -399,6 +552,11 @@ impl Server {
         let exiting = self.exiting_at.is_some();
         let Some(c) = self.clients.get_mut(i) else { return };
         if c.http.poll_deadline().is_some_and(|at| now.monotonic >= at) {
+            if c.transport.handshaking() {
+                // No HTTP yet to answer a 408 with: a stalled TLS handshake is just dropped.
+                c.done = true;
+                return;
+            }
             c.http.on_timeout(now);
         }
         if let Some(e) = c.http.error()
@@ -410,8 +568,8 @@ impl Server {
         }
         c.write();
         if c.http.is_closed() {
-            c.done = true;
-        } else if (c.http.wants_close() || exiting) && !c.http.has_output() {
+            c.finish();
+        } else if c.transport.failed() || ((c.http.wants_close() || exiting) && !c.http.has_output()) {
             c.close_sending_side(exiting);
         }
     }
@@ -424,7 +582,7 @@ impl Server {
             }
             let Some(c) = self.clients.get_mut(i) else { return };
             let Some(request) = c.http.poll_request(now) else { return };
-            let (request, response) = call_handler(request);
+            let (request, response) = answer(&self.config, request, c.transport.is_secure());
             let wall = now.unix_secs;
             let Ok(sent) = c.http.respond(now, response) else { return };
             let line = combined_log_line(&c.remote, &request, sent.status, sent.body_bytes, wall);
@@ -438,32 +596,59 @@ impl Server {
 }
 
 impl Client {
-    /// Writes as much queued output as the stream accepts now.
-    fn write(&mut self) {
-        while self.http.has_output() {
-            let permit = match self.output.check_write() {
-                Ok(0) => return,
-                Ok(n) => usize::try_from(n).unwrap_or(usize::MAX),
-                Err(_) => {
-                    self.done = true;
-                    return;
-                }
-            };
-            let pending = self.http.pending_output();
-            let n = pending.len().min(permit);
-            if self.output.write(pending.get(..n).unwrap_or_default()).is_err() {
-                self.done = true;
-                return;
-            }
-            self.http.consume_output(n);
+    /// Passes bytes read from the socket through the transport to `http`.
+    fn receive(&mut self, now: Now, bytes: &[u8]) {
+        match self.transport.on_bytes(now, bytes, &mut self.http) {
+            Ok(Received::Open) => {}
+            Ok(Received::PeerClosed) => self.end_of_input(now),
+            Err(e) => self.transport_failed(e),
         }
     }
 
-    /// Flushes, then shuts down the sending side; the client sees EOF after the last response.
-    /// When the server is exiting, the connection is dropped once that is done.
+    /// The client sends nothing more.
+    fn end_of_input(&mut self, now: Now) {
+        self.eof = true;
+        self.http.receive_eof(now);
+    }
+
+    /// Writes as much queued output as the stream accepts now.
+    fn write(&mut self) {
+        if let Err(e) = self.transport.flush_into(&mut self.http, &self.output) {
+            self.transport_failed(e);
+        }
+    }
+
+    /// A broken stream ends the connection at once; a failed TLS session is logged, and the
+    /// connection reads no more and closes once its alert is sent.
+    fn transport_failed(&mut self, e: TransportError) {
+        match e {
+            TransportError::Stream => self.done = true,
+            #[cfg(feature = "tls")]
+            TransportError::Tls(e) => {
+                log(Level::Warn, "http", &format!("{} TLS: {}", self.remote, tls::describe(&e)));
+                self.eof = true;
+            }
+        }
+    }
+
+    /// `http` is finished. Over TLS, close_notify goes out first, while the linger time lasts.
+    fn finish(&mut self) {
+        self.transport.close();
+        self.write();
+        self.done |= !self.transport.has_output() || self.http.poll_deadline().is_none();
+    }
+
+    /// Closes the transport (TLS: close_notify), flushes, then shuts down the sending side; the
+    /// client sees EOF after the last response. When the server is exiting, the connection is
+    /// dropped once that is done.
     fn close_sending_side(&mut self, exiting: bool) {
         match self.shutdown {
             Shutdown::Open => {
+                self.transport.close();
+                self.write();
+                if self.done || self.transport.has_output() {
+                    return;
+                }
                 if self.output.flush().is_err() {
                     self.done = true;
                     return;
@@ -485,6 +670,28 @@ impl Client {
     }
 }
 
+/// The answer to a request: the handler's.
+#[cfg(not(feature = "tls"))]
+fn answer(_config: &Config, request: Request, _secure: bool) -> (Request, Response) {
+    call_handler(request)
+}
+
+/// The answer to a request: the handler's, with `Strict-Transport-Security` over HTTPS when
+/// `HSTS_MAX_AGE` is set; over plain HTTP with `HTTPS_REDIRECT=on`, the redirect to HTTPS.
+#[cfg(feature = "tls")]
+fn answer(config: &Config, request: Request, secure: bool) -> (Request, Response) {
+    let https = &config.https;
+    if !secure && https.redirect {
+        let response = tls::redirect(&request, https.addr.port());
+        return (request, response);
+    }
+    let (request, mut response) = call_handler(request);
+    if secure && let Some(max_age) = https.hsts_max_age {
+        tls::add_hsts(&mut response, max_age);
+    }
+    (request, response)
+}
+
 /// Calls the imported handler. The request's fields move into the call and back (the access
 /// log wants them), except the body, which is not copied.
 fn call_handler(request: Request) -> (Request, Response) {
@@ -500,14 +707,14 @@ fn call_handler(request: Request) -> (Request, Response) {
 mod tests {
     use super::*;
 
-    fn config(vars: &[(&str, &str)], args: &[&str]) -> Result<Config, String> {
+    pub(crate) fn config(vars: &[(&str, &str)], args: &[&str]) -> Result<Config, String> {
         parse_config(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())), args.iter().map(|a| a.to_string()))
     }
 
     #[test]
     fn defaults_and_overrides() {
         let c = config(&[], &[]).unwrap();
-        assert_eq!(c.addr, "0.0.0.0:8080".parse().unwrap());
+        assert_eq!(c.addr, Some("0.0.0.0:8080".parse().unwrap()));
         assert_eq!(c.limits, Limits::default());
         assert_eq!(c.max_requests, None);
         let c = config(
@@ -515,12 +722,12 @@ mod tests {
             &["--requests", "3"],
         )
         .unwrap();
-        assert_eq!(c.addr, "0.0.0.0:9000".parse().unwrap());
+        assert_eq!(c.addr, Some("0.0.0.0:9000".parse().unwrap()));
         assert_eq!(c.limits.max_body_bytes, 10);
         assert_eq!(c.limits.idle_timeout, Duration::from_millis(1500));
         assert_eq!(c.max_requests, Some(3));
-        assert_eq!(config(&[("HTTP_ADDR", "[::1]:80"), ("PORT", "1")], &[]).unwrap().addr, "[::1]:80".parse().unwrap());
-        assert_eq!(config(&[("HTTP_ADDR", ":81")], &[]).unwrap().addr, "0.0.0.0:81".parse().unwrap());
+        assert_eq!(config(&[("HTTP_ADDR", "[::1]:80"), ("PORT", "1")], &[]).unwrap().addr, "[::1]:80".parse().ok());
+        assert_eq!(config(&[("HTTP_ADDR", ":81")], &[]).unwrap().addr, "0.0.0.0:81".parse().ok());
         assert_eq!(config(&[("HTTP_MAX_REQUESTS", "2")], &["--requests=5"]).unwrap().max_requests, Some(5));
     }
 
@@ -528,6 +735,7 @@ mod tests {
     fn bad_values_say_what_is_wrong() {
         for (vars, args) in [
             (&[("HTTP_ADDR", "localhost")][..], &[][..]),
+            (&[("HTTP_ADDR", "off:80")], &[]),
             (&[("PORT", "70000")], &[]),
             (&[("HTTP_MAX_HEADERS", "0")], &[]),
             (&[("HTTP_HEAD_TIMEOUT_MS", "soon")], &[]),
@@ -537,6 +745,16 @@ mod tests {
         ] {
             let err = config(vars, args).err().expect("refused");
             assert!(err.contains('=') || err.contains("--"), "{err}");
+        }
+    }
+
+    #[test]
+    fn plain_http_is_off_only_with_tls() {
+        let c = config(&[("HTTP_ADDR", "off")], &[]);
+        if cfg!(feature = "tls") {
+            assert_eq!(c.unwrap().addr, None);
+        } else {
+            assert!(c.err().expect("refused").starts_with("HTTP_ADDR=\"off\""));
         }
     }
 }

@@ -122,6 +122,10 @@ fn error(e: morgana_tls::Error) -> types::TlsError {
 
 impl types::Guest for Component {
     type Session = Session;
+
+    fn certificates_from_pem(pem: Vec<u8>) -> Result<Vec<Vec<u8>>, String> {
+        morgana_tls::certificates_from_pem(&pem)
+    }
 }
 
 /// A session resource: the core's session behind the interior mutability the bindings need.

@@ -121,8 +121,8 @@ impl From<signature::Error> for SignError {
     }
 }
 
-/// Unix seconds shown as an RFC 3339 date where they can be.
-struct UnixTime(i64);
+/// Unix seconds shown as an RFC 3339 date where they can be (`2027-12-07T20:49:03Z`).
+pub struct UnixTime(pub i64);
 
 impl fmt::Display for UnixTime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

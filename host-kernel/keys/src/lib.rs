@@ -37,7 +37,7 @@ use x509_cert::Certificate;
 use x509_cert::der::{Decode, Encode};
 use x509_cert::time::Time;
 
-pub use error::{KeyError, SignError};
+pub use error::{KeyError, SignError, UnixTime};
 use private::PrivateKey;
 
 /// A TLS signature scheme (RFC 8446 §4.2.3) a [`Key`] can sign with.

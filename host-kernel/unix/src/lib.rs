@@ -10,10 +10,15 @@
 //! network is reachable only when the caller allows it; directories are preopened as the caller
 //! lists them ([`Preopen`]), read-only ones refusing every change.
 //!
+//! Besides WASI, it provides `morgana:crypto/signing` over the keys the caller gives
+//! ([`RunConfig::keys`]): the TLS component signs with them and never sees them.
+//!
 //! Compiled code is cached the way the wasmtime CLI caches it (`~/.cache/wasmtime`), so a
 //! second run of the same component starts without compiling.
 
 #![forbid(unsafe_code)]
+
+mod signing;
 
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store};
@@ -22,7 +27,7 @@ use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxView, WasiView};
 
 /// The WASI 0.2 packages this target's host provides (wasmtime-wasi 48, any 0.2.x version).
 pub const HOST_PACKAGES: &[&str] =
-    &["wasi:cli", "wasi:clocks", "wasi:filesystem", "wasi:io", "wasi:random", "wasi:sockets"];
+    &["wasi:cli", "wasi:clocks", "wasi:filesystem", "wasi:io", "wasi:random", "wasi:sockets", "morgana:crypto"];
 
 /// The status of a run that trapped, as the wasmtime CLI reports it on Unix (128 + SIGABRT).
 pub const TRAP_EXIT_STATUS: i32 = 134;
@@ -34,7 +39,7 @@ pub const HOST_ERROR_EXIT_STATUS: i32 = 1;
 pub const TIMEOUT_EXIT_STATUS: i32 = 124;
 
 /// How to run a component.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct RunConfig {
     /// `argv[0]` as the component sees it.
     pub program: String,
@@ -50,6 +55,8 @@ pub struct RunConfig {
     pub network: bool,
     /// Stop the component after this long.
     pub timeout: Option<std::time::Duration>,
+    /// The private keys `morgana:crypto/signing` signs with, in this order.
+    pub keys: Vec<morgana_keys::Key>,
 }
 
 /// A directory of this machine given to the component, as `wasmtime run --dir HOST::GUEST`.
@@ -133,7 +140,7 @@ impl Runner {
     }
 
     /// Compiles (or loads from the cache) and runs the component's `wasi:cli/run`.
-    pub fn run(&self, component: &[u8], config: &RunConfig) -> Result<Exit, RunError> {
+    pub fn run(&self, component: &[u8], config: RunConfig) -> Result<Exit, RunError> {
         let component = Component::new(&self.engine, component).map_err(|e| RunError::Compile(format!("{e:#}")))?;
         let exports_run = component
             .component_type()
@@ -145,6 +152,7 @@ impl Runner {
 
         let mut linker = Linker::<Host>::new(&self.engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| RunError::Engine(format!("{e:#}")))?;
+        signing::add_to_linker(&mut linker, |host| &mut host.keys).map_err(|e| RunError::Engine(format!("{e:#}")))?;
         let pre = linker.instantiate_pre(&component).map_err(|e| RunError::Link(format!("{e:#}")))?;
 
         let mut wasi = WasiCtx::builder();
@@ -164,7 +172,7 @@ impl Runner {
         if config.network {
             wasi.inherit_network().allow_tcp(true).allow_udp(true).allow_ip_name_lookup(true);
         }
-        let host = Host { wasi: wasi.build(), table: ResourceTable::new() };
+        let host = Host { wasi: wasi.build(), table: ResourceTable::new(), keys: signing::HostKeys::new(config.keys) };
         let mut store = Store::new(&self.engine, host);
         match config.timeout {
             Some(_) => {
@@ -232,6 +240,7 @@ fn classify(error: wasmtime::Error, timeout: Option<std::time::Duration>) -> Exi
 struct Host {
     wasi: WasiCtx,
     table: ResourceTable,
+    keys: signing::HostKeys,
 }
 
 impl WasiView for Host {
@@ -261,14 +270,14 @@ mod tests {
     #[test]
     fn run_result_becomes_the_status() {
         let runner = Runner::new().unwrap();
-        assert_eq!(runner.run(&command("i32.const 0"), &RunConfig::default()).unwrap(), Exit::Status(0));
-        assert_eq!(runner.run(&command("i32.const 1"), &RunConfig::default()).unwrap(), Exit::Status(1));
+        assert_eq!(runner.run(&command("i32.const 0"), RunConfig::default()).unwrap(), Exit::Status(0));
+        assert_eq!(runner.run(&command("i32.const 1"), RunConfig::default()).unwrap(), Exit::Status(1));
     }
 
     #[test]
     fn traps_are_reported_with_a_backtrace() {
         let runner = Runner::new().unwrap();
-        let exit = runner.run(&command("unreachable"), &RunConfig::default()).unwrap();
+        let exit = runner.run(&command("unreachable"), RunConfig::default()).unwrap();
         let Exit::Trap { message, backtrace } = &exit else { panic!("{exit:?}") };
         assert!(message.contains("unreachable"), "{message}");
         assert!(backtrace.as_deref().unwrap_or("").contains("run_body"), "{backtrace:?}");
@@ -280,7 +289,7 @@ mod tests {
         let runner = Runner::new().unwrap();
         let config = RunConfig { timeout: Some(std::time::Duration::from_millis(200)), ..RunConfig::default() };
         let started = std::time::Instant::now();
-        let exit = runner.run(&command("(loop br 0) i32.const 0"), &config).unwrap();
+        let exit = runner.run(&command("(loop br 0) i32.const 0"), config).unwrap();
         assert_eq!(exit, Exit::Timeout(std::time::Duration::from_millis(200)));
         assert_eq!(exit.status(), TIMEOUT_EXIT_STATUS);
         assert!(started.elapsed() < std::time::Duration::from_secs(5));
@@ -289,8 +298,12 @@ mod tests {
     #[test]
     fn components_without_run_are_refused() {
         let runner = Runner::new().unwrap();
-        let err = runner.run(&wat::parse_str("(component)").unwrap(), &RunConfig::default()).unwrap_err();
+        let err = runner.run(&wat::parse_str("(component)").unwrap(), RunConfig::default()).unwrap_err();
         assert!(matches!(err, RunError::NotACommand));
+    }
+
+    fn line_of(host: &morgana_compose::HostInterfaces, interface: &str) -> &'static str {
+        host.line_of(interface.split('/').next().unwrap())
     }
 
     #[test]
@@ -298,8 +311,11 @@ mod tests {
         // Import each listed interface (as an empty instance type, which any instance satisfies)
         // and check the linker accepts them all.
         let host = morgana_compose::HostInterfaces { target: "unix", packages: HOST_PACKAGES };
-        let imports: String =
-            host.interfaces().iter().map(|i| format!("(import \"{i}@0.2.0\" (instance))\n")).collect();
+        let imports: String = host
+            .interfaces()
+            .iter()
+            .map(|i| format!("(import \"{i}@{}.0\" (instance))\n", line_of(&host, i)))
+            .collect();
         let bytes = wat::parse_str(format!(
             r#"(component {imports}
                 (core module $m (func (export "run") (result i32) i32.const 0))
@@ -309,6 +325,6 @@ mod tests {
                 (export "wasi:cli/run@0.2.0" (instance $e)))"#
         ))
         .unwrap();
-        assert_eq!(Runner::new().unwrap().run(&bytes, &RunConfig::default()).unwrap(), Exit::Status(0));
+        assert_eq!(Runner::new().unwrap().run(&bytes, RunConfig::default()).unwrap(), Exit::Status(0));
     }
 }

@@ -29,6 +29,25 @@ pub use session::{Error, ErrorKind, Info, Session, Status, Version};
 
 use std::sync::Arc;
 
+/// The certificates of a PEM file, DER, in file order: its "CERTIFICATE" blocks (other blocks,
+/// such as a private key's, are skipped). The error names the bad block, or says there is none.
+pub fn certificates_from_pem(pem: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let certificates = CertificateDer::pem_slice_iter(pem)
+        .enumerate()
+        .map(|(index, certificate)| {
+            certificate
+                .map(|der| der.to_vec())
+                .map_err(|e| format!("certificate {} of the PEM file cannot be read: {e}", index + 1))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if certificates.is_empty() {
+        return Err("the PEM file holds no certificate (no \"BEGIN CERTIFICATE\" block)".into());
+    }
+    Ok(certificates)
+}
+
 /// The crypto the sessions run with: rustls's ring provider (its default cipher suites and
 /// key-exchange groups: TLS 1.3 AES-GCM and ChaCha20-Poly1305, TLS 1.2 ECDHE with the same).
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {

@@ -282,3 +282,42 @@ fn configurations_say_what_is_wrong() {
     let err = client_for(&ca, ClientOptions::default()).connect("not a name").err().unwrap();
     assert!(err.contains("neither"), "{err}");
 }
+
+#[test]
+fn certificates_are_read_from_pem_in_file_order_and_bad_pem_is_named() {
+    let (first, second) = (Ca::new("first"), Ca::new("second"));
+    let pem = |der: &[u8]| rustls::pki_types::CertificateDer::from(der.to_vec());
+    let encode = |der: &[u8]| {
+        use std::fmt::Write;
+        let b64 = base64_encode(pem(der).as_ref());
+        let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
+        for line in b64.as_bytes().chunks(64) {
+            let _ = writeln!(out, "{}", std::str::from_utf8(line).unwrap());
+        }
+        out + "-----END CERTIFICATE-----\n"
+    };
+    let file = format!("junk before\n{}-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n{}", encode(&first.der), encode(&second.der));
+    assert_eq!(certificates_from_pem(file.as_bytes()).unwrap(), vec![first.der.clone(), second.der.clone()]);
+
+    let err = certificates_from_pem(b"no pem at all").unwrap_err();
+    assert!(err.contains("no certificate"), "{err}");
+    let err = certificates_from_pem(b"-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n").unwrap_err();
+    assert!(err.contains("certificate 1"), "{err}");
+}
+
+/// Standard base64 with padding, for writing PEM in the test.
+fn base64_encode(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
