@@ -140,16 +140,21 @@ fn print_keys(out: &mut String, keys: &[KeySpec]) -> std::fmt::Result {
     writeln!(out, "keys (held by the host; components only sign through it)")?;
     for spec in keys {
         let KeySource::Files { certificate, key } = &spec.source else { continue };
-        match morgana_compose::keys::load(&spec.name, certificate, key) {
-            Ok(loaded) => {
-                writeln!(out, "  {:<16} {}  sha256:{}", spec.name, loaded.algorithm(), loaded.fingerprint_hex())?;
-                writeln!(out, "  {:<16} valid until {}", "", morgana_keys::UnixTime(loaded.not_after()))?;
-            }
-            Err(error) => writeln!(out, "  {:<16} UNUSABLE: {error}", spec.name)?,
-        }
+        print_key(out, &spec.name, morgana_compose::keys::load(&spec.name, certificate, key))?;
         writeln!(out, "  {:<16} {}", "", certificate.display())?;
     }
     Ok(())
+}
+
+/// One key: its type and public fingerprint, and how long its certificate is valid.
+fn print_key(out: &mut String, name: &str, key: Result<morgana_keys::Key, impl std::fmt::Display>) -> std::fmt::Result {
+    match key {
+        Ok(key) => {
+            writeln!(out, "  {name:<16} {}  sha256:{}", key.algorithm(), key.fingerprint_hex())?;
+            writeln!(out, "  {:<16} valid until {}", "", morgana_keys::UnixTime(key.not_after()))
+        }
+        Err(error) => writeln!(out, "  {name:<16} UNUSABLE: {error}"),
+    }
 }
 fn print_image(out: &mut String, path: &std::path::Path) -> Result<()> {
     let file = morgana_aot::read_image(path)?;
@@ -209,6 +214,12 @@ fn print_image(out: &mut String, path: &std::path::Path) -> Result<()> {
     }
     if config.stdin_null {
         writeln!(out, "stdin      null")?;
+    }
+    if !payload.keys.is_empty() {
+        writeln!(out, "keys (held by the kernel; components only sign through it)")?;
+        for key in &payload.keys {
+            print_key(out, &key.name, morgana_keys::Key::from_pem(&key.name, key.key_pem, key.certificate_pem))?;
+        }
     }
     Ok(())
 }

@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use anyhow::{Context, Result, bail};
 use clap::ValueEnum;
 use morgana_aot::{BootConfig, Payload};
-use morgana_compose::manifest::{DirSource, DirSpec, PortForward};
+use morgana_compose::manifest::{DirSource, DirSpec, KeySource, KeySpec, PortForward};
 use morgana_compose::{AppInfo, ComponentInfo, human_size};
 use morgana_image::boot_params::{BootParams, MAX_COMMAND_LINE};
 use morgana_image::channel::Start;
@@ -86,8 +86,9 @@ pub fn build_image(input: &Input, small: bool, output: Option<PathBuf>) -> Resul
     let info = ComponentInfo::read(&bytes)?;
     let features = morgana_aot::kernel::features_for(info.imports.iter().map(|i| i.name.as_str()))?;
 
-    // The directories first: an unreadable file stops the build before the kernel is built.
+    // The directories and keys first: an unreadable file stops the build before the kernel is built.
     let dirs = baked_dirs(app.as_ref().map_or(&[][..], |app| &app.dirs))?;
+    let keys = baked_keys(app.as_ref().map_or(&[][..], |app| &app.keys), &info)?;
 
     if !morgana_compose::cargo::target_installed(morgana_image::KERNEL_TARGET) {
         bail!("the Rust target {0} is not installed; run `rustup target add {0}`", morgana_image::KERNEL_TARGET);
@@ -118,7 +119,7 @@ pub fn build_image(input: &Input, small: bool, output: Option<PathBuf>) -> Resul
     };
 
     // The same kernel, component, configuration and directories make the same image: reuse it.
-    let key = image_key(&kernel, &bytes, &config, &app, &dirs);
+    let key = image_key(&kernel, &bytes, &config, &app, &dirs, &keys);
     let key_path = path.with_extension("img.key");
     if path.is_file() && std::fs::read_to_string(&key_path).is_ok_and(|k| k == key) {
         report::step("Fresh", &path.display().to_string());
@@ -140,6 +141,14 @@ pub fn build_image(input: &Input, small: bool, output: Option<PathBuf>) -> Resul
                     BakedDir::Archive(bytes) => morgana_image::DirContents::Archive(bytes),
                     BakedDir::Scratch(capacity) => morgana_image::DirContents::Scratch { capacity: *capacity },
                 },
+            })
+            .collect(),
+        keys: keys
+            .iter()
+            .map(|key| morgana_image::PayloadKey {
+                name: key.name.clone(),
+                certificate_pem: &key.certificate_pem,
+                key_pem: &key.key_pem,
             })
             .collect(),
     };
@@ -186,6 +195,66 @@ fn baked_dirs(dirs: &[DirSpec]) -> Result<Vec<(String, BakedDir)>> {
     Ok(baked)
 }
 
+/// A `[keys]` entry as an image carries it: the PEM files as read, checked.
+struct BakedKey {
+    name: String,
+    /// The public key's fingerprint: what identifies the key in the image's cache key.
+    fingerprint: String,
+    certificate_pem: Vec<u8>,
+    key_pem: Vec<u8>,
+}
+
+/// Reads the application's keys for the image, each checked as the kernel will check it. An
+/// application that does not import `morgana:crypto/signing` gets none: a key goes into an
+/// image only when something there can sign with it.
+fn baked_keys(keys: &[KeySpec], info: &ComponentInfo) -> Result<Vec<BakedKey>> {
+    let signs = info.imports.iter().any(|i| i.name.starts_with("morgana:crypto/signing@"));
+    if !signs {
+        if !keys.is_empty() {
+            report::warning(
+                "the application has [keys] but nothing in it signs (no morgana:crypto/signing import); the image carries no key",
+            );
+        }
+        return Ok(Vec::new());
+    }
+    keys.iter()
+        .map(|spec| {
+            let KeySource::Files { certificate, key } = &spec.source else {
+                bail!("key `{}` has no files; build the application with `morgana build` first", spec.name)
+            };
+            read_key(&spec.name, certificate, key)
+        })
+        .collect()
+}
+
+/// A key's files, checked as the kernel will check them, and read.
+fn read_key(name: &str, certificate: &Path, key: &Path) -> Result<BakedKey> {
+    let fingerprint = morgana_compose::keys::load(name, certificate, key)?.fingerprint_hex();
+    let read = |path: &Path| std::fs::read(path).with_context(|| format!("cannot read {}", path.display()));
+    Ok(BakedKey { name: name.into(), fingerprint, certificate_pem: read(certificate)?, key_pem: read(key)? })
+}
+
+/// `--key` files for the kernel, checked here first (status 2 for a key that cannot be used).
+fn sent_keys(options: &[String], payload: &morgana_image::Payload<'_>) -> Result<Vec<morgana_image::channel::SentKey>> {
+    let specs = crate::keys::specs(&[], options)?;
+    if !specs.is_empty() && !payload.config.host_interfaces.iter().any(|i| i == "morgana:crypto/signing") {
+        report::warning("--key: nothing in this image signs (its kernel has no morgana:crypto); the key is not sent");
+        return Ok(Vec::new());
+    }
+    specs
+        .iter()
+        .map(|spec| {
+            let KeySource::Files { certificate, key } = &spec.source else { unreachable!("--key names files") };
+            let read = read_key(&spec.name, certificate, key)?;
+            Ok(morgana_image::channel::SentKey {
+                name: read.name,
+                certificate_pem: read.certificate_pem,
+                key_pem: read.key_pem,
+            })
+        })
+        .collect()
+}
+
 /// A directory's archive, saying what it left out.
 fn archive(guest: &str, path: &Path) -> Result<Vec<u8>> {
     let (bytes, skipped) = morgana_compose::dirs::archive_dir(guest, path)?;
@@ -224,6 +293,7 @@ fn image_key(
     config: &BootConfig,
     app: &AppInfo,
     dirs: &[(String, BakedDir)],
+    keys: &[BakedKey],
 ) -> String {
     let mut text = format!("{config:?} {} {}", app.name, morgana_image::WASMTIME_VERSION);
     text.push_str(&format!(" {:016x}", morgana_image::fnv1a(kernel)));
@@ -232,6 +302,10 @@ fn image_key(
             BakedDir::Archive(bytes) => text.push_str(&format!(" {guest}={:016x}", morgana_image::fnv1a(bytes))),
             BakedDir::Scratch(capacity) => text.push_str(&format!(" {guest}=scratch:{capacity}")),
         }
+    }
+    for key in keys {
+        let chain = morgana_image::fnv1a(&key.certificate_pem);
+        text.push_str(&format!(" key:{}={}:{chain:016x}", key.name, key.fingerprint));
     }
     format!("{text} {:016x}\n", morgana_image::fnv1a(component))
 }
@@ -295,7 +369,8 @@ pub fn run(
     if !dirs.is_empty() {
         report::note("on the qemu target, --dir gives the VM a read-only copy of the directory");
     }
-    let start = Start { argv0, args, env, dirs };
+    let keys = sent_keys(&options.keys, &payload)?;
+    let start = Start { argv0, args, env, dirs, keys };
     let start_len: usize = start.args.iter().map(String::len).sum::<usize>()
         + start.env.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>()
         + start.dirs.iter().map(|(_, archive)| archive.len()).sum::<usize>();

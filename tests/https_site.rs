@@ -4,8 +4,8 @@
 //! certificates, resumption) and raw sockets sending what no client should. The keys and
 //! certificates are made for the run by openssl, under a test CA of the test's own.
 //!
-//! The unix target only for now: the qemu target joins once its kernel provides
-//! `morgana:crypto` (the host's keys).
+//! Every test runs on both targets: on qemu the keys are baked into the image or sent over the
+//! console channel (`--key`) and the kernel signs; on unix the host process does.
 
 mod common;
 
@@ -143,14 +143,19 @@ struct Site {
 }
 
 impl Site {
-    fn start(pki: &Pki, extra: &[&str]) -> Site {
+    /// On `target`, the VM's ports forwarded from the same ports of this machine.
+    fn start(pki: &Pki, target: &str, extra: &[&str]) -> Site {
         let (https, http) = (free_port(), free_port());
         let env = [format!("HTTPS_PORT={https}"), format!("PORT={http}")];
+        let forwards = [format!("{https}:{https}"), format!("{http}:{http}")];
         let keys: Vec<String> = ["a", "b", "rsa"]
             .iter()
             .map(|k| format!("{k}={},{}", pki.path(&format!("{k}.crt")), pki.path(&format!("{k}.key"))))
             .collect();
-        let mut args = vec!["run", EXAMPLE, "--env", &env[0], "--env", &env[1]];
+        let mut args = vec!["run", EXAMPLE, "--target", target, "--env", &env[0], "--env", &env[1]];
+        if target == "qemu" {
+            args.extend(["-p", &forwards[0], "-p", &forwards[1]]);
+        }
         for key in &keys {
             args.extend(["--key", key]);
         }
@@ -208,12 +213,21 @@ fn index_html() -> String {
     std::fs::read_to_string(repo().join("examples/static-site/site/index.html")).unwrap()
 }
 
+#[test]
+fn serves_each_version_suite_and_key_on_unix() {
+    serves_each_version_suite_and_key("unix");
+}
+
+#[test]
+fn serves_each_version_suite_and_key_on_qemu() {
+    serves_each_version_suite_and_key("qemu");
+}
+
 /// Both versions and each suite rustls offers, ALPN, SNI choosing among three keys (one RSA),
 /// resumption, the plain listener's redirect and HSTS.
-#[test]
-fn serves_each_version_suite_and_key_with_real_clients() {
+fn serves_each_version_suite_and_key(target: &str) {
     let pki = Pki::new();
-    let site = Site::start(&pki, &[]);
+    let site = Site::start(&pki, target, &[]);
 
     for (version, args) in [("TLSv1.3", &["--tlsv1.3"][..]), ("TLSv1.2", &["--tlsv1.2", "--tls-max", "1.2"])] {
         let out = site.curl(&pki, "a.test", "/", &[args, &["-v"]].concat());
@@ -303,14 +317,24 @@ fn serves_each_version_suite_and_key_with_real_clients() {
     assert!(run.stderr.contains("\"GET / HTTP/1.1\" 200 612"), "the request log: {}", run.stderr);
 }
 
+#[test]
+fn client_certificates_are_required_and_checked_on_unix() {
+    client_certificates_are_required_and_checked("unix");
+}
+
+#[test]
+fn client_certificates_are_required_and_checked_on_qemu() {
+    client_certificates_are_required_and_checked("qemu");
+}
+
 /// `HTTPS_CLIENT_AUTH=required`: a certificate from the trusted CA is served; none, or one
 /// from another CA, is refused; the server goes on serving.
-#[test]
-fn client_certificates_are_required_and_checked() {
+fn client_certificates_are_required_and_checked(target: &str) {
     let pki = Pki::new();
     let dir = format!("{}::/pki", pki.dir.path().display());
     let site = Site::start(
         &pki,
+        target,
         &["--dir", &dir, "--env", "HTTPS_CLIENT_AUTH=required", "--env", "HTTPS_CLIENT_CA=/pki/ca.crt"],
     );
     let with = |name: &str| [pki.path(&format!("{name}.crt")), pki.path(&format!("{name}.key"))];
@@ -332,12 +356,21 @@ fn client_certificates_are_required_and_checked() {
     assert!(run.stderr.contains("TLS"), "refusals are logged: {}", run.stderr);
 }
 
+#[test]
+fn hostile_clients_cost_only_their_own_connection_on_unix() {
+    hostile_clients_cost_only_their_own_connection("unix");
+}
+
+#[test]
+fn hostile_clients_cost_only_their_own_connection_on_qemu() {
+    hostile_clients_cost_only_their_own_connection("qemu");
+}
+
 /// Garbage, a truncated handshake, a client that stalls mid-handshake, a flood of
 /// ClientHellos and a renegotiation attempt: each costs only its own connection.
-#[test]
-fn hostile_clients_cost_only_their_own_connection() {
+fn hostile_clients_cost_only_their_own_connection(target: &str) {
     let pki = Pki::new();
-    let site = Site::start(&pki, &["--env", "HTTP_HEAD_TIMEOUT_MS=2000"]);
+    let site = Site::start(&pki, target, &["--env", "HTTP_HEAD_TIMEOUT_MS=2000"]);
     let addr = format!("127.0.0.1:{}", site.https);
     let served = || {
         let out = site.curl(&pki, "a.test", "/", &[]);
@@ -432,7 +465,8 @@ fn client_hello(addr: &str) -> Vec<u8> {
     hello
 }
 
-/// Keys that cannot be used stop the run before anything is served, saying why (status 2).
+/// Keys that cannot be used stop the run before anything is served, saying why (status 2),
+/// on both targets.
 #[test]
 fn unusable_keys_are_refused_before_serving() {
     let pki = Pki::new();
@@ -444,6 +478,9 @@ fn unusable_keys_are_refused_before_serving() {
         (format!("site={},{}", pki.path("a.key"), pki.path("a.key")), "no certificate"),
         ("site".to_string(), "--key NAME=CERT.pem,KEY.pem"),
     ] {
-        morgana(&["run", EXAMPLE, "--key", &key, "--", "--requests", "1"]).assert_failure_mentioning(&[says]);
+        for target in ["unix", "qemu"] {
+            let run = morgana(&["run", EXAMPLE, "--target", target, "--key", &key, "--", "--requests", "1"]);
+            run.assert_failure_mentioning(&[says]);
+        }
     }
 }

@@ -9,16 +9,26 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-/// The WASI 0.2 packages the kernel implements (any 0.2.x version), each a cargo feature
-/// `wasi-NAME`.
+/// The packages the kernel implements, each a cargo feature: the WASI 0.2 ones (any 0.2.x
+/// version) `wasi-NAME`, and `morgana:crypto` (0.1.x) `morgana-crypto`.
 pub const HOST_PACKAGES: &[&str] =
-    &["wasi:cli", "wasi:clocks", "wasi:filesystem", "wasi:io", "wasi:random", "wasi:sockets"];
+    &["wasi:cli", "wasi:clocks", "wasi:filesystem", "wasi:io", "wasi:random", "wasi:sockets", "morgana:crypto"];
+
+/// The cargo feature of a host package (`wasi:cli` → `wasi-cli`) and the version line the
+/// kernel provides it at.
+fn feature_of(package: &str) -> Option<(String, &'static str)> {
+    if !HOST_PACKAGES.contains(&package) {
+        return None;
+    }
+    let line = if package.starts_with("wasi:") { "0.2" } else { "0.1" };
+    Some((package.replace(':', "-"), line))
+}
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum KernelError {
     #[error(
-        "the kernel cannot provide `{import}`; the qemu target provides WASI 0.2 cli, clocks, filesystem (no preopened directories), io, random and sockets"
+        "the kernel cannot provide `{import}`; the qemu target provides WASI 0.2 cli, clocks, filesystem, io, random and sockets, and morgana:crypto 0.1 (the host's keys)"
     )]
     Unsupported { import: String },
     #[error("the kernel sources are not at {}; morgana must run from its source tree", dir.display())]
@@ -42,10 +52,12 @@ pub fn features_for<'a>(imports: impl IntoIterator<Item = &'a str>) -> Result<Ve
     for import in imports {
         let (base, version) = import.split_once('@').unwrap_or((import, ""));
         let package = base.split('/').next().unwrap_or_default();
-        if !HOST_PACKAGES.contains(&package) || !(version == "0.2" || version.starts_with("0.2.")) {
+        let Some((feature, _)) = feature_of(package).filter(|(_, line)| {
+            version == *line || version.strip_prefix(line).is_some_and(|rest| rest.starts_with('.'))
+        }) else {
             return Err(KernelError::Unsupported { import: import.to_string() });
-        }
-        features.push(format!("wasi-{}", package.trim_start_matches("wasi:")));
+        };
+        features.push(feature);
         // TCP and UDP are compiled in only for a component that imports them.
         match base {
             "wasi:sockets/tcp" | "wasi:sockets/tcp-create-socket" => features.push("wasi-sockets-tcp".into()),
@@ -64,7 +76,7 @@ pub fn packages_of(features: &[String]) -> Vec<&'static str> {
     HOST_PACKAGES
         .iter()
         .copied()
-        .filter(|p| features.iter().any(|f| f.strip_prefix("wasi-") == p.strip_prefix("wasi:")))
+        .filter(|p| feature_of(p).is_some_and(|(feature, _)| features.contains(&feature)))
         .collect()
 }
 
@@ -134,5 +146,10 @@ mod tests {
         let err = features_for(["wasi:http/types@0.2.0"]).unwrap_err();
         assert!(err.to_string().contains("wasi:http/types@0.2.0"), "{err}");
         assert!(features_for(["wasi:cli/stdout@0.3.0"]).is_err());
+        let signing = features_for(["morgana:crypto/signing@0.1.0"]).unwrap();
+        assert_eq!(signing, vec!["morgana-crypto", "wasi-io"]);
+        assert_eq!(packages_of(&signing), vec!["wasi:io", "morgana:crypto"]);
+        assert!(features_for(["morgana:crypto/signing@0.2.0"]).is_err());
+        assert!(features_for(["morgana:crypto/signing@0.10.0"]).is_err());
     }
 }

@@ -81,6 +81,24 @@ pub struct Start {
     /// Directories to preopen read-only after the baked ones (`morgana run --dir`): the guest
     /// path and the directory as an [`archive`](crate::archive).
     pub dirs: Vec<(String, Vec<u8>)>,
+    /// Keys for `morgana:crypto/signing` given on the command line (`morgana run --key`),
+    /// added to the image's, or replacing one of the same name.
+    pub keys: Vec<SentKey>,
+}
+
+/// A private key and its certificate chain as PEM, sent to the kernel, which keeps it.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct SentKey {
+    pub name: String,
+    pub certificate_pem: Vec<u8>,
+    pub key_pem: Vec<u8>,
+}
+
+/// Never prints the key.
+impl core::fmt::Debug for SentKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SentKey").field("name", &self.name).finish_non_exhaustive()
+    }
 }
 
 /// A frame to the kernel.
@@ -224,6 +242,12 @@ impl Start {
             put_bytes(&mut out, guest.as_bytes());
             put_bytes(&mut out, archive);
         }
+        out.extend_from_slice(&(self.keys.len() as u32).to_le_bytes());
+        for key in &self.keys {
+            put_bytes(&mut out, key.name.as_bytes());
+            put_bytes(&mut out, &key.certificate_pem);
+            put_bytes(&mut out, &key.key_pem);
+        }
         out
     }
 
@@ -251,10 +275,23 @@ impl Start {
         }
         let dirs =
             (0..count).map(|_| Some((reader.string()?, reader.bytes()?.to_vec()))).collect::<Option<Vec<_>>>()?;
+        let count = reader.u32()? as usize;
+        if count > reader.remaining() / 12 {
+            return None;
+        }
+        let keys = (0..count)
+            .map(|_| {
+                Some(SentKey {
+                    name: reader.string()?,
+                    certificate_pem: reader.bytes()?.to_vec(),
+                    key_pem: reader.bytes()?.to_vec(),
+                })
+            })
+            .collect::<Option<Vec<_>>>()?;
         if !reader.is_empty() || env.iter().any(|(name, _)| name.is_empty() || name.contains('=')) {
             return None;
         }
-        Some(Start { argv0, args, env, dirs })
+        Some(Start { argv0, args, env, dirs, keys })
     }
 }
 
@@ -382,12 +419,24 @@ mod tests {
     }
 
     #[test]
+    fn sent_keys_never_show_in_debug_output() {
+        let key = SentKey { name: "site".into(), certificate_pem: b"chain".to_vec(), key_pem: b"secret".to_vec() };
+        let text = format!("{:?}", Start { keys: vec![key], ..Start::default() });
+        assert!(text.contains("site") && !text.contains("secret"), "{text}");
+    }
+
+    #[test]
     fn every_message_survives_a_round_trip() {
         round_trip_guest(ToGuest::Start(Start {
             argv0: Some("app.wasm".into()),
             args: vec!["a".into(), "".into(), "two words\n".into(), "x".repeat(70_000)],
             env: vec![("A".into(), "1".into()), ("EMPTY".into(), "".into())],
             dirs: vec![("/data".into(), vec![1, 2, 3])],
+            keys: vec![SentKey {
+                name: "site".into(),
+                certificate_pem: b"chain".to_vec(),
+                key_pem: b"secret".to_vec(),
+            }],
         }));
         round_trip_guest(ToGuest::Start(Start::default()));
         round_trip_guest(ToGuest::Stdin(b"hello\0\xff"));

@@ -48,7 +48,7 @@ use core::fmt;
 /// The payload's first bytes.
 pub const MAGIC: [u8; 8] = *b"MORGANA\0";
 /// The payload layout this crate reads and writes.
-pub const FORMAT_VERSION: u32 = 4;
+pub const FORMAT_VERSION: u32 = 5;
 /// Where the payload is placed: the first multiple of this after the kernel's end.
 pub const PAYLOAD_ALIGN: u64 = 2 << 20;
 /// Where the precompiled component starts in the payload (and so in memory): on a page, whose
@@ -97,6 +97,7 @@ const TAG_CONFIG: u32 = 3;
 const TAG_COMPONENT: u32 = 4;
 const TAG_DIRS: u32 = 5;
 const TAG_PADDING: u32 = 6;
+const TAG_KEYS: u32 = 7;
 const HEADER_LEN: usize = 32;
 
 /// What the build baked into an image for the kernel to boot with.
@@ -135,6 +136,24 @@ pub struct Payload<'a> {
     pub component: &'a [u8],
     /// The directories preopened for the application (`[dirs]`), in the order it sees them.
     pub dirs: Vec<PayloadDir<'a>>,
+    /// The private keys the kernel holds for `morgana:crypto/signing` (`[keys]`), in order.
+    pub keys: Vec<PayloadKey<'a>>,
+}
+
+/// A private key and its certificate chain, as the PEM files the build read (borrowed from
+/// the image). The kernel parses and checks them at boot; the component never sees them.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PayloadKey<'a> {
+    pub name: String,
+    pub certificate_pem: &'a [u8],
+    pub key_pem: &'a [u8],
+}
+
+/// Never prints the key.
+impl fmt::Debug for PayloadKey<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PayloadKey").field("name", &self.name).finish_non_exhaustive()
+    }
 }
 
 /// A directory the kernel preopens.
@@ -212,6 +231,9 @@ impl Payload<'_> {
         if !self.dirs.is_empty() {
             section(&mut out, TAG_DIRS, &encode_dirs(&self.dirs));
         }
+        if !self.keys.is_empty() {
+            section(&mut out, TAG_KEYS, &encode_keys(&self.keys));
+        }
         let total = out.len() as u64;
         out[16..24].copy_from_slice(&total.to_le_bytes());
         let checksum = checksum(&out[HEADER_LEN..]);
@@ -246,7 +268,7 @@ impl<'a> Payload<'a> {
             return Err(ImageError::Corrupted { expected, actual });
         }
         let (mut version, mut target, mut config, mut component) = (None, None, None, None);
-        let mut dirs = Vec::new();
+        let (mut dirs, mut keys) = (Vec::new(), Vec::new());
         let mut rest = &bytes[HEADER_LEN..];
         while !rest.is_empty() {
             let mut reader = Reader(rest);
@@ -261,6 +283,7 @@ impl<'a> Payload<'a> {
                 }
                 TAG_COMPONENT => component = Some(body),
                 TAG_DIRS => dirs = decode_dirs(body).ok_or(ImageError::BadSection("preopened directories"))?,
+                TAG_KEYS => keys = decode_keys(body).ok_or(ImageError::BadSection("keys"))?,
                 TAG_PADDING => {}
                 _ => {}
             }
@@ -271,6 +294,7 @@ impl<'a> Payload<'a> {
             config: config.ok_or(ImageError::MissingSection("boot configuration"))?,
             component: component.ok_or(ImageError::MissingSection("component"))?,
             dirs,
+            keys,
         })
     }
 }
@@ -293,6 +317,33 @@ fn encode_dirs(dirs: &[PayloadDir<'_>]) -> Vec<u8> {
         }
     }
     out
+}
+
+fn encode_keys(keys: &[PayloadKey<'_>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&(keys.len() as u32).to_le_bytes());
+    for key in keys {
+        put_bytes(&mut out, key.name.as_bytes());
+        put_bytes(&mut out, key.certificate_pem);
+        put_bytes(&mut out, key.key_pem);
+    }
+    out
+}
+
+fn decode_keys(bytes: &[u8]) -> Option<Vec<PayloadKey<'_>>> {
+    let mut r = Reader(bytes);
+    let count = r.u32()? as usize;
+    if count > bytes.len() / 12 {
+        return None;
+    }
+    let mut keys = Vec::with_capacity(count);
+    for _ in 0..count {
+        let name = r.string()?;
+        let certificate_pem = r.bytes()?;
+        let key_pem = r.bytes()?;
+        keys.push(PayloadKey { name, certificate_pem, key_pem });
+    }
+    r.is_empty().then_some(keys)
 }
 
 fn decode_dirs(bytes: &[u8]) -> Option<Vec<PayloadDir<'_>>> {
@@ -443,7 +494,15 @@ mod tests {
                 PayloadDir { guest: "/data".into(), contents: DirContents::Archive(b"archive bytes") },
                 PayloadDir { guest: "/tmp".into(), contents: DirContents::Scratch { capacity: 8 << 20 } },
             ],
+            keys: vec![PayloadKey { name: "site".into(), certificate_pem: b"chain", key_pem: b"secret" }],
         }
+    }
+
+    #[test]
+    fn keys_never_show_in_debug_output() {
+        let component = [7u8; 10];
+        let text = alloc::format!("{:?}", sample(&component));
+        assert!(text.contains("site") && !text.contains("secret"), "{text}");
     }
 
     #[test]

@@ -27,6 +27,8 @@ mod console;
 #[allow(unsafe_code)]
 mod drivers;
 mod fault;
+#[cfg(feature = "morgana-crypto")]
+mod keys;
 mod mm;
 #[cfg(feature = "wasi-sockets")]
 mod net;
@@ -261,10 +263,18 @@ fn boot(boot_tsc: u64) -> Result<Ending, Stop> {
     let wasi = WasiCtx::new(platform.clone(), args, env);
     #[cfg(feature = "wasi-filesystem")]
     let wasi = preopen(wasi, &payload.dirs, start.dirs)?;
+    #[cfg(feature = "morgana-crypto")]
+    let keys = keys::load(&payload.keys, &start.keys, time::wall_now().0 as i64, &platform.random)?;
+    let host = Host {
+        wasi,
+        table: ResourceTable::new(),
+        #[cfg(feature = "morgana-crypto")]
+        keys,
+    };
     let result = run(
         payload.component,
         platform.clone(),
-        wasi,
+        host,
         timeout_ms,
         params.probe.as_deref().map(|name| (name, payload_start)),
         verbose.then_some(tsc_hz),
@@ -302,6 +312,9 @@ fn boot(boot_tsc: u64) -> Result<Ending, Stop> {
 struct Host {
     wasi: WasiCtx,
     table: ResourceTable,
+    /// The image's keys, for `morgana:crypto/signing`.
+    #[cfg(feature = "morgana-crypto")]
+    keys: morgana_keys::host::HostKeys,
 }
 
 impl WasiHostView for Host {
@@ -388,7 +401,7 @@ fn open_channel(params: &BootParams) -> Result<(Channel, Start), Stop> {
 fn run(
     precompiled: &'static [u8],
     platform: Arc<KernelPlatform>,
-    wasi: WasiCtx,
+    host: Host,
     timeout_ms: Option<u64>,
     probe: Option<(&str, u64)>,
     verbose_tsc_hz: Option<u64>,
@@ -415,6 +428,8 @@ fn run(
         })?;
     let mut linker = Linker::<Host>::new(engine);
     morgana_wasi::add_to_linker_async(&mut linker).map_err(host_error)?;
+    #[cfg(feature = "morgana-crypto")]
+    morgana_keys::host::add_to_linker(&mut linker, |host| &mut host.keys).map_err(host_error)?;
     let pre = linker.instantiate_pre(&component).map_err(|e| {
         Stop(exit::LINK_FAILED, alloc::format!("the kernel cannot satisfy the component's imports: {e:#}").into())
     })?;
@@ -431,7 +446,7 @@ fn run(
         }
     }
 
-    let mut store = Store::new(engine, Host { wasi, table: ResourceTable::new() });
+    let mut store = Store::new(engine, host);
     let deadline_ns = match timeout_ms {
         Some(ms) => {
             store.set_epoch_deadline(ms.div_ceil(time::EPOCH_TICK_NS / 1_000_000).max(1));

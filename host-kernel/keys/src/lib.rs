@@ -11,6 +11,9 @@
 //!   a salt as long as the hash), deterministic except RSA-PSS's salt;
 //! - bad input is refused with a [`KeyError`] that says what is wrong, never a panic.
 //!
+//! With feature `wasmtime`, [`host`] links `morgana:crypto/signing` over a set of keys into a
+//! wasmtime component linker, the same for the unix host and the kernel.
+//!
 //! Time and randomness come from the caller: [`Key::check_validity`] takes the current Unix
 //! time, [`Key::sign`] a [`rand_core::CryptoRng`].
 
@@ -22,6 +25,8 @@ extern crate alloc;
 extern crate std;
 
 mod error;
+#[cfg(feature = "wasmtime")]
+pub mod host;
 mod pem;
 mod private;
 #[cfg(test)]

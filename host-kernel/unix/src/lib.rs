@@ -18,8 +18,7 @@
 
 #![forbid(unsafe_code)]
 
-mod signing;
-
+use morgana_keys::host::HostKeys;
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store};
 use wasmtime_wasi::p2::bindings::sync::Command;
@@ -152,7 +151,8 @@ impl Runner {
 
         let mut linker = Linker::<Host>::new(&self.engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| RunError::Engine(format!("{e:#}")))?;
-        signing::add_to_linker(&mut linker, |host| &mut host.keys).map_err(|e| RunError::Engine(format!("{e:#}")))?;
+        morgana_keys::host::add_to_linker(&mut linker, |host| &mut host.keys)
+            .map_err(|e| RunError::Engine(format!("{e:#}")))?;
         let pre = linker.instantiate_pre(&component).map_err(|e| RunError::Link(format!("{e:#}")))?;
 
         let mut wasi = WasiCtx::builder();
@@ -172,7 +172,11 @@ impl Runner {
         if config.network {
             wasi.inherit_network().allow_tcp(true).allow_udp(true).allow_ip_name_lookup(true);
         }
-        let host = Host { wasi: wasi.build(), table: ResourceTable::new(), keys: signing::HostKeys::new(config.keys) };
+        let host = Host {
+            wasi: wasi.build(),
+            table: ResourceTable::new(),
+            keys: HostKeys::new(config.keys, Box::new(os_seeded_rng())),
+        };
         let mut store = Store::new(&self.engine, host);
         match config.timeout {
             Some(_) => {
@@ -240,7 +244,15 @@ fn classify(error: wasmtime::Error, timeout: Option<std::time::Duration>) -> Exi
 struct Host {
     wasi: WasiCtx,
     table: ResourceTable,
-    keys: signing::HostKeys,
+    keys: HostKeys,
+}
+
+/// ChaCha20 seeded from the operating system's generator, for RSA signatures' randomness.
+fn os_seeded_rng() -> rand_chacha::ChaCha20Rng {
+    use rand_chacha::rand_core::SeedableRng;
+    let mut seed = [0; 32];
+    getrandom::fill(&mut seed).expect("the operating system's random generator is unavailable");
+    rand_chacha::ChaCha20Rng::from_seed(seed)
 }
 
 impl WasiView for Host {

@@ -1,10 +1,14 @@
-//! `morgana:crypto/signing` on the unix target: the host's TLS keys, which the TLS component
-//! signs with but never reads (`wit/crypto/signing.wit`).
+//! `morgana:crypto/signing` (`wit/crypto/signing.wit`) for a wasmtime host, the same on every
+//! target: the host's keys, which a TLS component signs with but never reads. Feature
+//! `wasmtime`.
 
-use morgana_keys::{Key, SignatureScheme};
-use rand_chacha::ChaCha20Rng;
-use rand_chacha::rand_core::SeedableRng;
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+
+use rand_core::CryptoRng;
 use wasmtime::component::HasData;
+
+use crate::{Key, SignatureScheme};
 
 mod bindings {
     wasmtime::component::bindgen!({
@@ -15,24 +19,23 @@ mod bindings {
 
 use bindings::morgana::crypto::signing::{self, SignError, SignatureScheme as WitScheme};
 
-/// The keys a run holds, and the randomness RSA signatures take.
+/// The keys a run holds, and the randomness RSA signatures take (PSS salts, blinding).
 pub struct HostKeys {
     keys: Vec<Key>,
-    rng: ChaCha20Rng,
+    rng: Box<dyn CryptoRng + Send>,
 }
 
 impl HostKeys {
-    /// Holds `keys`, in this order (a key's handle is its place in it).
-    pub fn new(keys: Vec<Key>) -> HostKeys {
-        HostKeys { keys, rng: ChaCha20Rng::from_seed(os_seed()) }
+    /// Holds `keys`, in this order (a key's handle is its place in it); `rng` must be seeded
+    /// from the machine's entropy.
+    pub fn new(keys: Vec<Key>, rng: Box<dyn CryptoRng + Send>) -> HostKeys {
+        HostKeys { keys, rng }
     }
-}
 
-/// A seed from the operating system's generator.
-fn os_seed() -> [u8; 32] {
-    let mut seed = [0; 32];
-    getrandom::fill(&mut seed).expect("the operating system's random generator is unavailable");
-    seed
+    /// The keys held, in handle order.
+    pub fn keys(&self) -> &[Key] {
+        &self.keys
+    }
 }
 
 /// Links `morgana:crypto/signing` to the [`HostKeys`] that `get` finds in the store's data.
@@ -64,8 +67,8 @@ impl signing::Host for HostKeys {
 
     fn sign(&mut self, handle: u32, scheme: WitScheme, message: Vec<u8>) -> Result<Vec<u8>, SignError> {
         let key = usize::try_from(handle).ok().and_then(|i| self.keys.get(i)).ok_or(SignError::NoSuchKey)?;
-        key.sign(from_wit(scheme), &message, &mut self.rng).map_err(|e| match e {
-            morgana_keys::SignError::UnsupportedScheme => SignError::UnsupportedScheme,
+        key.sign(from_wit(scheme), &message, &mut *self.rng).map_err(|e| match e {
+            crate::SignError::UnsupportedScheme => SignError::UnsupportedScheme,
             _ => SignError::Failed,
         })
     }
