@@ -1,8 +1,9 @@
 //! The https-site example — the static site behind the HTTP server built with TLS, the TLS
 //! component, and the host holding the private keys — driven by real clients: curl and
 //! `openssl s_client` (each version and cipher suite, ALPN, SNI choosing among keys, client
-//! certificates, resumption) and raw sockets sending what no client should. The keys and
-//! certificates are made for the run by openssl, under a test CA of the test's own.
+//! certificates, resumption) and raw sockets sending what no client should; and its request log
+//! sent over TLS (RFC 5425) to a real rsyslogd's TLS listener. The keys and certificates are
+//! made for the run by openssl, under a test CA of the test's own.
 //!
 //! Every test runs on both targets: on qemu the keys are baked into the image or sent over the
 //! console channel (`--key`) and the kernel signs; on unix the host process does.
@@ -43,6 +44,7 @@ impl Pki {
         pki.leaf("rsa", "rsa", "ca", "rsa.test");
         pki.leaf("client", "ec", "ca", "client.test");
         pki.leaf("rogue-client", "ec", "rogue-ca", "client.test");
+        pki.leaf("syslog", "ec", "ca", "syslog.test");
         pki
     }
 
@@ -304,6 +306,15 @@ fn serves_each_version_suite_and_key(target: &str) {
         assert!(second.contains("HTTP/1.1 200 OK"), "{second}");
     }
 
+    // 0-RTT: a resumed client offering early data never has it accepted (a replayed early
+    // flight cannot reach the application).
+    let session = pki.path("session-early");
+    site.s_client(&["-tls1_3", "-servername", "a.test", "-sess_out", &session]);
+    let early = pki.dir.file("early.txt", "GET /?early HTTP/1.1\r\nHost: a.test\r\n\r\n").display().to_string();
+    let replay = site.s_client(&["-tls1_3", "-servername", "a.test", "-sess_in", &session, "-early_data", &early]);
+    assert!(replay.contains("Reused, TLSv1.3"), "{replay}");
+    assert!(!replay.contains("Early data was accepted"), "{replay}");
+
     // Plain HTTP redirects to the same path and query over HTTPS.
     let redirect = Command::new("curl")
         .args(["-sS", "-i", "--max-time", "20", &format!("http://127.0.0.1:{}/docs/?x=1", site.http)])
@@ -440,6 +451,134 @@ fn hostile_clients_cost_only_their_own_connection(target: &str) {
 
     let run = site.server.stop();
     assert!(run.stderr.contains("TLS"), "hostile connections are logged: {}", run.stderr);
+}
+
+#[test]
+fn the_request_log_reaches_rsyslogd_over_tls_on_unix() {
+    request_log_reaches_rsyslogd_over_tls("unix");
+}
+
+#[test]
+fn the_request_log_reaches_rsyslogd_over_tls_on_qemu() {
+    request_log_reaches_rsyslogd_over_tls("qemu");
+}
+
+/// The syslog component's TLS transport (RFC 5425) delivers the request log to rsyslogd's TLS
+/// listener when the collector's certificate carries the expected name, and delivers nothing
+/// (saying why on stderr) when it does not.
+fn request_log_reaches_rsyslogd_over_tls(target: &str) {
+    let pki = Pki::new();
+    let (ca, certificate, key) =
+        (pki.dir.path().join("ca.crt"), pki.dir.path().join("syslog.crt"), pki.dir.path().join("syslog.key"));
+    let collector = Rsyslogd::start_with(Some(TlsListener { ca: &ca, certificate: &certificate, key: &key }));
+    // From inside the VM, QEMU user networking's 10.0.2.2 is this machine's loopback.
+    let host = if target == "qemu" { "10.0.2.2" } else { "127.0.0.1" };
+    let syslog = format!("SYSLOG=tls://{host}:{}", collector.tls_port.unwrap());
+    let dir = format!("{}::/pki", pki.dir.path().display());
+    for (name, delivered) in [("syslog.test", true), ("other.test", false)] {
+        let expected_name = format!("SYSLOG_TLS_NAME={name}");
+        let site = Site::start(
+            &pki,
+            target,
+            &[
+                "--dir",
+                &dir,
+                "--env",
+                &syslog,
+                "--env",
+                "SYSLOG_TLS_CA=/pki/ca.crt",
+                "--env",
+                &expected_name,
+                "--env",
+                "SYSLOG_APP_NAME=https-site",
+            ],
+        );
+        let path = format!("/?to={name}");
+        for path in [path.as_str(), "/missing"] {
+            let out = site.curl(&pki, "a.test", path, &[]);
+            assert!(text(&out).starts_with("HTTP/1.1"), "{}", String::from_utf8_lossy(&out.stderr));
+        }
+        let run = site.server.stop();
+        // What the collector filed from this run (a refused handshake delivers nothing at all).
+        let filed = collector.lines_with(&format!("\"GET /?to={name} HTTP/1.1\""), usize::from(delivered));
+        if delivered {
+            let received = collector.lines_with("imtls info https-site ", 2).join("\n");
+            assert!(received.contains(&format!("\"GET /?to={name} HTTP/1.1\" 200 612")), "{received}\n{}", run.stderr);
+            assert!(received.contains("\"GET /missing HTTP/1.1\" 404"), "{received}");
+            assert!(filed.iter().all(|line| line.starts_with("imtls info https-site ")), "{filed:?}");
+            assert!(!run.stderr.contains("GET /?to="), "logged to stderr as well: {}", run.stderr);
+        } else {
+            assert!(filed.is_empty(), "delivered to a collector with the wrong name: {filed:?}");
+            assert!(run.stderr.contains("syslog: TLS to"), "the failure is not reported: {}", run.stderr);
+            assert!(run.stderr.contains(&format!("GET /?to={name}")), "the lines were lost: {}", run.stderr);
+        }
+    }
+}
+
+/// `morgana inspect` shows the TLS parts of the https-site image — the tls component, the
+/// kernel's `morgana:crypto/signing`, the key by the fingerprint openssl computes for its
+/// certificate — and the static site's image, which has no TLS, carries none of them.
+#[test]
+fn inspect_shows_the_tls_parts_and_only_tls_images_link_crypto() {
+    morgana(&["build", EXAMPLE, "--target", "qemu"]).assert_success();
+    morgana(&["build", "examples/static-site", "--target", "qemu"]).assert_success();
+    let image = |name: &str| repo().join(format!("examples/{name}/target/morgana/{name}.img")).display().to_string();
+    let https = morgana(&["inspect", &image("https-site")]);
+    https.assert_success();
+    for part in ["  tls ", "  morgana:crypto/signing", "keys (held by the kernel"] {
+        assert!(https.stdout.contains(part), "no {part:?}:\n{}", https.stdout);
+    }
+    let certificate = repo().join(EXAMPLE).join("target/morgana/keys/site.crt");
+    let fingerprint = openssl_fingerprint(&certificate);
+    assert!(https.stdout.contains(&format!("site             ECDSA P-256  sha256:{fingerprint}")), "{}", https.stdout);
+
+    let plain = morgana(&["inspect", &image("static-site")]);
+    plain.assert_success();
+    assert!(!plain.stdout.contains("morgana:crypto") && !plain.stdout.contains("keys"), "{}", plain.stdout);
+}
+
+/// SHA-256 of a certificate's public key (SubjectPublicKeyInfo, DER), as openssl computes it.
+fn openssl_fingerprint(certificate: &Path) -> String {
+    let public = Command::new("openssl").args(["x509", "-pubkey", "-noout", "-in"]).arg(certificate).output().unwrap();
+    let mut der = Command::new("openssl")
+        .args(["pkey", "-pubin", "-outform", "DER"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    der.stdin.take().unwrap().write_all(&public.stdout).unwrap();
+    let der = der.wait_with_output().unwrap().stdout;
+    let mut digest = Command::new("openssl")
+        .args(["dgst", "-sha256", "-r"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    digest.stdin.take().unwrap().write_all(&der).unwrap();
+    let out = String::from_utf8(digest.wait_with_output().unwrap().stdout).unwrap();
+    out.split_whitespace().next().unwrap().to_string()
+}
+
+/// A key whose certificate expired after the image was built stops the kernel at boot, with a
+/// message and the host-error status (QEMU's RTC set ahead to 2040).
+#[test]
+fn a_key_expired_since_the_build_stops_the_kernel() {
+    morgana(&["build", EXAMPLE, "--target", "qemu"]).assert_success();
+    let image = repo().join(EXAMPLE).join("target/morgana/https-site.img");
+    let out = Command::new("qemu-system-x86_64")
+        .args(["-M", "microvm", "-accel", "tcg", "-cpu", "max", "-m", "128M", "-rtc", "base=2040-01-01T00:00:00"])
+        .args(["-display", "none", "-no-reboot", "-nodefaults", "-no-user-config", "-serial", "stdio"])
+        .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"])
+        .args(["-chardev", "file,id=err,path=/dev/stderr", "-device", "isa-serial,chardev=err,iobase=0x2f8,irq=3"])
+        .arg("-kernel")
+        .arg(&image)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // 119, the kernel's host-error status, is QEMU's 2 × 119 + 1.
+    assert_eq!(out.status.code(), Some(239), "{stderr}");
+    assert!(stderr.contains("the image's key `site`: the certificate expired at"), "{stderr}");
 }
 
 /// A real ClientHello, as openssl sends it: the first bytes its s_client writes.

@@ -256,3 +256,113 @@ impl Pinned {
         std::fs::write(path, text).unwrap();
     }
 }
+
+/// A real rsyslogd on loopback, listening on UDP and TCP (and, when started with a server
+/// certificate, TLS: RFC 5425 through rsyslog-gnutls) and filing what it receives as
+/// `INPUT SEVERITY APP-NAME MSG` lines, with its files in a scratch directory; stopped when
+/// dropped.
+pub struct Rsyslogd {
+    child: std::process::Child,
+    log: std::path::PathBuf,
+    pub udp_port: u16,
+    pub tcp_port: u16,
+    /// The TLS listener's port, when it has one.
+    pub tls_port: Option<u16>,
+    _scratch: Scratch,
+}
+
+/// What a TLS listener serves with: PEM files of its CA, certificate and key.
+pub struct TlsListener<'a> {
+    pub ca: &'a Path,
+    pub certificate: &'a Path,
+    pub key: &'a Path,
+}
+
+impl Rsyslogd {
+    pub fn start() -> Rsyslogd {
+        Rsyslogd::start_with(None)
+    }
+
+    pub fn start_with(tls: Option<TlsListener<'_>>) -> Rsyslogd {
+        use std::net::TcpStream;
+        use std::time::{Duration, Instant};
+        let scratch = Scratch::new();
+        let (udp_port, tcp_port) = (free_udp_port(), free_port());
+        let tls_port = tls.as_ref().map(|_| free_port());
+        let log = scratch.path().join("messages.log");
+        let config = scratch.path().join("rsyslog.conf");
+        let (tls_globals, tls_input) = match (&tls, tls_port) {
+            (Some(tls), Some(port)) => (
+                format!(
+                    " DefaultNetstreamDriverCAFile=\"{}\" DefaultNetstreamDriverCertFile=\"{}\" DefaultNetstreamDriverKeyFile=\"{}\"",
+                    tls.ca.display(),
+                    tls.certificate.display(),
+                    tls.key.display()
+                ),
+                format!(
+                    "input(type=\"imtcp\" address=\"127.0.0.1\" port=\"{port}\" name=\"imtls\" \
+                     StreamDriver.Name=\"gtls\" StreamDriver.Mode=\"1\" StreamDriver.Authmode=\"anon\")\n"
+                ),
+            ),
+            _ => (String::new(), String::new()),
+        };
+        std::fs::write(
+            &config,
+            format!(
+                "global(workDirectory=\"{dir}\"{tls_globals})\n\
+                 module(load=\"imudp\")\nmodule(load=\"imtcp\")\n\
+                 input(type=\"imudp\" address=\"127.0.0.1\" port=\"{udp_port}\")\n\
+                 input(type=\"imtcp\" address=\"127.0.0.1\" port=\"{tcp_port}\")\n\
+                 {tls_input}\
+                 template(name=\"line\" type=\"string\" string=\"%inputname% %syslogseverity-text% %app-name% %msg%\\n\")\n\
+                 *.* action(type=\"omfile\" file=\"{log}\" template=\"line\")\n",
+                dir = scratch.path().display(),
+                log = log.display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new("rsyslogd")
+            .args(["-n", "-f"])
+            .arg(&config)
+            .arg("-i")
+            .arg(scratch.path().join("rsyslogd.pid"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("rsyslogd runs (Debian: apt-get install rsyslog rsyslog-gnutls; .ci/setup installs them)");
+        // Listening once the TCP ports accept.
+        let started = Instant::now();
+        for port in [Some(tcp_port), tls_port].into_iter().flatten() {
+            while TcpStream::connect(("127.0.0.1", port)).is_err() {
+                assert!(started.elapsed() < Duration::from_secs(20), "rsyslogd did not start listening on {port}");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        Rsyslogd { child, log, udp_port, tcp_port, tls_port, _scratch: scratch }
+    }
+
+    /// The lines filed so far, once `count` lines containing `needle` are there (or 30 s passed).
+    pub fn lines_with(&self, needle: &str, count: usize) -> Vec<String> {
+        let started = std::time::Instant::now();
+        loop {
+            let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+            let lines: Vec<String> = text.lines().filter(|l| l.contains(needle)).map(str::to_string).collect();
+            if lines.len() >= count || started.elapsed() > std::time::Duration::from_secs(30) {
+                return lines;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Rsyslogd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A free UDP port on loopback.
+pub fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}

@@ -1,13 +1,19 @@
 //! The syslog component: exports `wasi:logging/logging@0.1.0-draft` and sends every message
-//! to a syslog server as RFC 5424 (formatting and framing are `morgana-syslog`'s), over UDP or
-//! TCP through `wasi:sockets`, or writes it to stderr when there is none.
+//! to a syslog server as RFC 5424 (formatting and framing are `morgana-syslog`'s), over UDP,
+//! TCP (cargo feature `tcp`, default) or TLS (feature `tls`: sessions of the imported
+//! `morgana:tls` component over TCP) through `wasi:sockets`, or writes it to stderr when there
+//! is none.
 //!
 //! Configuration comes from the environment on the first `log` call:
 //!
-//! - `SYSLOG`: `udp://HOST[:PORT]` or `tcp://HOST[:PORT]` (port 514 by default; HOST an
-//!   address or a name, resolved through `wasi:sockets/ip-name-lookup`). Unset or empty: lines
-//!   `LEVEL context: message` on stderr. Invalid: one line on stderr saying what is accepted,
-//!   then stderr logging.
+//! - `SYSLOG`: `udp://HOST[:PORT]`, `tcp://HOST[:PORT]` (port 514 by default) or
+//!   `tls://HOST[:PORT]` (port 6514); HOST an address or a name, resolved through
+//!   `wasi:sockets/ip-name-lookup`. Unset or empty: lines `LEVEL context: message` on stderr.
+//!   Invalid, or a transport this build leaves out: one line on stderr saying what is accepted
+//!   (or which feature to build with), then stderr logging.
+//! - `SYSLOG_TLS_CA` (a PEM file in a preopened directory; else the TLS component's own roots),
+//!   `SYSLOG_TLS_NAME` (the name the server's certificate must carry; else HOST) and
+//!   `SYSLOG_TLS_KEY` (a host key to authenticate with, if the server asks): for `tls://`.
 //! - `SYSLOG_APP_NAME` (else `MORGANA_APP`, else `morgana`): APP-NAME.
 //! - `SYSLOG_HOSTNAME` (else the app name): HOSTNAME.
 //! - `SYSLOG_FACILITY`: a facility name (`user`, `daemon`, `local0` … `local7`, …) or code;
@@ -21,15 +27,27 @@
 //! writes octet-counted frames with `blocking-write-and-flush`, so nothing is lost while the
 //! connection is up (and `log` waits while the server does not read). A connection found
 //! closed before a write (a restarted server), or a failed write, is reconnected once at once;
-//! if that fails, messages go to stderr and a new connection is tried at most every
-//! [`RETRY_SECS`] seconds. Transport trouble is reported on stderr once per outage.
+//! if that fails, or the server closed the last two connections before they were 5 s old (it
+//! refuses this client), messages go to stderr and a new connection is tried at most every 5
+//! seconds. TLS does the same with the same frames (RFC 5425), a connection being ready once
+//! its handshake is done (giving up after 5 s); a TLS error on a live session (an alert) counts
+//! as a failure too. A message that cannot be sent when it is logged goes to stderr; nothing is
+//! held back. Transport trouble is reported on stderr once per outage, which ends when a
+//! connection has lasted 5 s.
 #![deny(unsafe_code)]
 
 mod bindings {
     #![allow(unsafe_code)]
+    #[cfg(not(feature = "tls"))]
     wit_bindgen::generate!({
-        path: ["../../wit/deps/logging.wit", "wit"],
+        path: ["../../wit/deps/logging.wit", "../../wit/crypto", "../../wit/tls", "wit"],
         world: "morgana:syslog/syslog",
+    });
+    #[cfg(feature = "tls")]
+    wit_bindgen::generate!({
+        path: ["../../wit/deps/logging.wit", "../../wit/crypto", "../../wit/tls", "wit"],
+        world: "morgana:syslog/syslog-tls",
+        generate_all,
     });
     use super::Syslog;
     export!(Syslog with_types_in crate::bindings);
@@ -49,9 +67,24 @@ use wasi::sockets::network::{
 use wasi::sockets::udp::{IncomingDatagramStream, OutgoingDatagram, OutgoingDatagramStream, UdpSocket};
 use wasi::sockets::{ip_name_lookup, udp_create_socket};
 
+/// Connecting and reconnecting, for TCP and TLS alike.
+#[cfg(feature = "tcp")]
+mod stream;
 /// The TCP transport; without the `tcp` feature the component imports no TCP interface.
 #[cfg(feature = "tcp")]
 mod tcp;
+/// The TLS transport; without the `tls` feature the component imports nothing of `morgana:tls`.
+#[cfg(feature = "tls")]
+mod tls;
+
+/// The transports this build has; `Config::from_env` refuses the others.
+const TRANSPORTS: &[Transport] = &[
+    Transport::Udp,
+    #[cfg(feature = "tcp")]
+    Transport::Tcp,
+    #[cfg(feature = "tls")]
+    Transport::Tls,
+];
 
 /// Timestamps before 2001 come from a clock nobody set (a machine without RTC): send the
 /// NILVALUE instead, and the server stamps the message with its arrival time.
@@ -115,13 +148,15 @@ enum Out {
     Udp(Udp),
     #[cfg(feature = "tcp")]
     Tcp(tcp::Tcp),
+    #[cfg(feature = "tls")]
+    Tls(tls::Tls),
 }
 
 impl Sink {
     fn from_env() -> Sink {
         let env = environment::get_environment();
         let var = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
-        let (config, errors) = Config::from_env(var);
+        let (config, errors) = Config::from_env(var, TRANSPORTS);
         for e in errors {
             stderr(&format!("syslog: {e}"));
         }
@@ -135,14 +170,22 @@ impl Sink {
                 }
             },
             #[cfg(feature = "tcp")]
-            Some(target @ Target { transport: Transport::Tcp, .. }) => Out::Tcp(tcp::Tcp::new(target.clone())),
-            #[cfg(not(feature = "tcp"))]
             Some(target @ Target { transport: Transport::Tcp, .. }) => {
-                stderr(&format!(
-                    "syslog: cannot send to {target}: this build has no TCP transport (built without the `tcp` feature); logging to stderr"
-                ));
-                Out::Stderr
+                Out::Tcp(tcp::Tcp::new(tcp::TcpDial(target.clone())))
             }
+            #[cfg(feature = "tls")]
+            Some(target @ Target { transport: Transport::Tls, .. }) => {
+                match tls::TlsDial::new(target.clone(), &config.tls) {
+                    Ok(dial) => Out::Tls(tls::Tls::new(dial)),
+                    Err(why) => {
+                        stderr(&format!("syslog: {}; logging to stderr", tls::describe(target, &why)));
+                        Out::Stderr
+                    }
+                }
+            }
+            // Config::from_env keeps no target of a transport missing from TRANSPORTS.
+            #[allow(unreachable_patterns)]
+            Some(_) => Out::Stderr,
         };
         Sink { config, out }
     }
@@ -160,6 +203,11 @@ impl Sink {
             Out::Tcp(tcp) => {
                 let frame = self.config.frame(Transport::Tcp, stamp, level, context, message);
                 tcp.send(&frame, now.secs)
+            }
+            #[cfg(feature = "tls")]
+            Out::Tls(tls) => {
+                let frame = self.config.frame(Transport::Tls, stamp, level, context, message);
+                tls.send(&frame, now.secs)
             }
         };
         if !sent {

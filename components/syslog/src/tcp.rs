@@ -1,6 +1,6 @@
-//! The TCP transport: octet-counted frames (RFC 6587) on a connection made lazily, reconnected
-//! once when it breaks, written with `blocking-write-and-flush` so no message is lost while the
-//! connection is up.
+//! The TCP transport: octet-counted frames (RFC 6587) written with `blocking-write-and-flush`,
+//! so no message is lost while the connection is up; connecting and reconnecting are
+//! [`Stream`]'s. The TLS transport runs its sessions over this module's [`Conn`].
 
 use morgana_syslog::Target;
 use wasi::clocks::monotonic_clock;
@@ -11,24 +11,23 @@ use wasi::sockets::network::{ErrorCode, IpSocketAddress, Network};
 use wasi::sockets::tcp::TcpSocket;
 use wasi::sockets::tcp_create_socket;
 
-use crate::{WRITE_CHUNK, address_family, resolve, stderr};
-
-/// After a failed reconnect, TCP messages go to stderr for this long before the next attempt.
-pub const RETRY_SECS: u64 = 5;
+use crate::stream::{self, Broken, Dial, Stream};
+use crate::{WRITE_CHUNK, address_family, resolve};
 
 /// A TCP connection attempt is given up after this long (a server that drops SYNs would
 /// otherwise hold `log` for the system's connect timeout, minutes).
 const CONNECT_TIMEOUT_NS: u64 = 3_000_000_000;
 
 /// A TCP connection to the server; field order is drop order (streams before their socket).
-struct Conn {
-    input: InputStream,
-    output: OutputStream,
+pub(crate) struct Conn {
+    pub(crate) input: InputStream,
+    pub(crate) output: OutputStream,
     _socket: TcpSocket,
 }
 
 impl Conn {
-    fn connect(target: &Target) -> Result<Conn, ErrorCode> {
+    /// Connects to the first of the target's addresses that answers.
+    pub(crate) fn connect(target: &Target) -> Result<Conn, ErrorCode> {
         let net = instance_network();
         let mut last = ErrorCode::NameUnresolvable;
         for remote in resolve(&net, target)? {
@@ -66,60 +65,40 @@ impl Conn {
         matches!(self.input.read(WRITE_CHUNK as u64), Err(StreamError::Closed | StreamError::LastOperationFailed(_)))
     }
 
-    fn write(&self, frame: &[u8]) -> Result<(), StreamError> {
-        frame.chunks(WRITE_CHUNK).try_for_each(|chunk| self.output.blocking_write_and_flush(chunk))
+    /// Writes `bytes` and flushes them, blocking while the server does not read.
+    pub(crate) fn write(&self, bytes: &[u8]) -> Result<(), StreamError> {
+        bytes.chunks(WRITE_CHUNK).try_for_each(|chunk| self.output.blocking_write_and_flush(chunk))
     }
 }
 
-/// TCP: connected lazily, reconnected once when the connection breaks, then retried at most
-/// every [`RETRY_SECS`] while messages go to stderr.
-pub(crate) struct Tcp {
-    target: Target,
-    conn: Option<Conn>,
-    /// While down: the unix second of the next connection attempt.
-    retry_at: Option<u64>,
-}
-
-impl Tcp {
-    pub(crate) fn new(target: Target) -> Tcp {
-        Tcp { target, conn: None, retry_at: None }
+impl stream::Conn for Conn {
+    fn check(&mut self) -> Result<(), Broken> {
+        if self.closed() { Err(Broken::Closed) } else { Ok(()) }
     }
 
-    /// Sends one frame; false if it went nowhere (the caller writes the message to stderr).
-    pub(crate) fn send(&mut self, frame: &[u8], now: u64) -> bool {
-        if self.conn.as_ref().is_some_and(Conn::closed) {
-            self.conn = None;
-        }
-        if let Some(conn) = &self.conn {
-            if conn.write(frame).is_ok() {
-                return true;
-            }
-            self.conn = None;
-        } else if self.retry_at.is_some_and(|at| now < at) {
-            return false;
-        }
-        // Not connected (first message, or the connection just broke): one attempt.
-        match Conn::connect(&self.target).map_err(|e| e.name()).and_then(|conn| {
-            conn.write(frame).map_err(|_| "write failed")?;
-            Ok(conn)
-        }) {
-            Ok(conn) => {
-                if self.retry_at.take().is_some() {
-                    stderr(&format!("syslog: connected to {} again", self.target));
-                }
-                self.conn = Some(conn);
-                true
-            }
-            Err(why) => {
-                if self.retry_at.is_none() {
-                    stderr(&format!(
-                        "syslog: cannot send to {}: {why}; logging to stderr, retrying every {RETRY_SECS} s",
-                        self.target
-                    ));
-                }
-                self.retry_at = Some(now + RETRY_SECS);
-                false
-            }
-        }
+    fn write(&mut self, frame: &[u8]) -> Result<(), Broken> {
+        Conn::write(self, frame).map_err(|_| Broken::Closed)
+    }
+}
+
+/// The TCP transport to one target.
+pub(crate) type Tcp = Stream<TcpDial>;
+
+/// Plain TCP connections to the target.
+pub(crate) struct TcpDial(pub(crate) Target);
+
+impl Dial for TcpDial {
+    type Conn = Conn;
+
+    fn target(&self) -> &Target {
+        &self.0
+    }
+
+    fn describe(&self, why: &str) -> String {
+        format!("cannot send to {}: {why}", self.0)
+    }
+
+    fn dial(&self) -> Result<Conn, String> {
+        Conn::connect(&self.0).map_err(|e| e.name().to_owned())
     }
 }

@@ -1,4 +1,4 @@
-//! Transport framing: RFC 5426 (UDP) and RFC 6587 octet counting (TCP).
+//! Transport framing: RFC 5426 (UDP) and octet counting (RFC 6587 for TCP, RFC 5425 for TLS).
 
 /// The default largest UDP datagram: RFC 5426 says every receiver must take 480 octets and
 /// should take 2048; rsyslog takes 8096 by default.
@@ -17,7 +17,8 @@ pub fn udp_datagram(message: &str, max: usize) -> &str {
     &message[..end]
 }
 
-/// Appends one octet-counted frame (RFC 6587 3.4.1: `MSG-LEN SP SYSLOG-MSG`) to `out`.
+/// Appends one octet-counted frame (RFC 6587 3.4.1, RFC 5425 4.3: `MSG-LEN SP SYSLOG-MSG`) to
+/// `out`.
 pub fn octet_counted(message: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(message.len().to_string().as_bytes());
     out.push(b' ');
