@@ -31,11 +31,12 @@ fn the_protocol_cores_pass_their_unit_tests() {
     run(cargo, "cargo test in components/");
 }
 
-/// Every `fuzz/` directory under `components/` and `aot/` (cargo-fuzz's layout): the protocol
-/// cores' parsers and the image's (console channel, directory archive, boot parameters).
+/// Every `fuzz/` directory under `components/`, `aot/` and `host-kernel/` (cargo-fuzz's
+/// layout): the protocol cores' parsers, the image's (console channel, directory archive, boot
+/// parameters) and the host's key reader.
 fn fuzz_dirs() -> Vec<PathBuf> {
     let mut dirs = Vec::new();
-    let mut pending = vec![repo().join("components"), repo().join("aot")];
+    let mut pending = vec![repo().join("components"), repo().join("aot"), repo().join("host-kernel")];
     while let Some(dir) = pending.pop() {
         for entry in std::fs::read_dir(&dir).unwrap().flatten() {
             let path = entry.path();

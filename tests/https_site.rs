@@ -622,4 +622,27 @@ fn unusable_keys_are_refused_before_serving() {
             run.assert_failure_mentioning(&[says]);
         }
     }
+
+    // The same files named by a manifest's [keys] stop the build, before anything is compiled
+    // for it.
+    for (certificate, key, says) in [
+        ("a.crt", "b.key", "does not belong to this key"),
+        (expired.as_str(), "a.key", "expired"),
+        ("a.crt", "missing.key", "cannot read"),
+    ] {
+        let manifest = format!(
+            "name = \"tls-keys\"\n[components.server]\npath = {}\nfeatures = [\"tls\"]\n\
+             [components.tls]\npath = {}\n[components.handler]\npath = {}\n[components.syslog]\npath = {}\n\
+             [kv.site]\ndir = {}\n[keys.site]\ncertificate = {}\nkey = {}\n",
+            toml_path(&repo().join("components/http-server")),
+            toml_path(&repo().join("components/tls")),
+            toml_path(&repo().join("examples/static-site/handler")),
+            toml_path(&repo().join("components/syslog")),
+            toml_path(&repo().join("examples/static-site/site")),
+            toml_path(&pki.dir.path().join(certificate)),
+            toml_path(&pki.dir.path().join(key)),
+        );
+        let manifest = pki.dir.manifest(&manifest);
+        morgana(&["build", &manifest]).assert_failure_mentioning(&["[keys.site]", says]);
+    }
 }

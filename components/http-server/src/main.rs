@@ -39,7 +39,8 @@
 //!   them); the client's SNI chooses among them.
 //! - `HTTPS_REDIRECT=on|off` (off): plain HTTP answers every request with `308 Permanent
 //!   Redirect` to the same path and query over HTTPS (400 without a `Host` header), and never
-//!   calls the handler.
+//!   calls the handler. `HTTPS_REDIRECT_PORT` (default: `HTTPS_ADDR`'s port) is the port in
+//!   the `Location`, for when clients reach HTTPS through a port forward.
 //! - `HSTS_MAX_AGE=SECONDS`: HTTPS responses carry `Strict-Transport-Security: max-age=SECONDS`.
 //! - `TLS_VERSIONS`: `1.2`, `1.3` or `1.2,1.3` (default).
 //! - `HTTPS_CLIENT_AUTH=none|optional|required` (none) and `HTTPS_CLIENT_CA=/path/to/ca.pem`
@@ -682,7 +683,7 @@ fn answer(_config: &Config, request: Request, _secure: bool) -> (Request, Respon
 fn answer(config: &Config, request: Request, secure: bool) -> (Request, Response) {
     let https = &config.https;
     if !secure && https.redirect {
-        let response = tls::redirect(&request, https.addr.port());
+        let response = tls::redirect(&request, https.redirect_port);
         return (request, response);
     }
     let (request, mut response) = call_handler(request);

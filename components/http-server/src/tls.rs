@@ -45,6 +45,9 @@ pub struct HttpsConfig {
     pub keys: Vec<String>,
     /// `HTTPS_REDIRECT`: plain HTTP answers every request with a redirect to HTTPS.
     pub redirect: bool,
+    /// `HTTPS_REDIRECT_PORT`: the port clients reach HTTPS on, for the redirect (it differs
+    /// from `addr`'s behind a port forward); by default `addr`'s.
+    pub redirect_port: u16,
     /// `HSTS_MAX_AGE`: HTTPS responses carry `Strict-Transport-Security`.
     pub hsts_max_age: Option<u64>,
     /// `TLS_VERSIONS`.
@@ -64,6 +67,12 @@ pub fn parse_config(var: &dyn Fn(&str) -> Option<String>) -> Result<HttpsConfig,
         .map(|v| v.split(',').map(str::trim).filter(|k| !k.is_empty()).map(str::to_owned).collect())
         .unwrap_or_default();
     let redirect = switch(var, "HTTPS_REDIRECT", false)?;
+    let redirect_port = match var("HTTPS_REDIRECT_PORT") {
+        None => addr.port(),
+        Some(v) => v.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| {
+            format!("HTTPS_REDIRECT_PORT={v:?} is not a port number (1-65535): the port clients reach HTTPS on")
+        })?,
+    };
     let tickets = switch(var, "HTTPS_TICKETS", true)?;
     let hsts_max_age = match var("HSTS_MAX_AGE") {
         None => None,
@@ -94,7 +103,7 @@ pub fn parse_config(var: &dyn Fn(&str) -> Option<String>) -> Result<HttpsConfig,
         }
         _ => {}
     }
-    Ok(HttpsConfig { addr, keys, redirect, hsts_max_age, versions, client_auth, client_ca, tickets })
+    Ok(HttpsConfig { addr, keys, redirect, redirect_port, hsts_max_age, versions, client_auth, client_ca, tickets })
 }
 
 /// An `on`/`off` variable.
@@ -336,6 +345,7 @@ mod tests {
         assert_eq!(c.addr, "0.0.0.0:8080".parse().ok());
         let h = c.https;
         assert_eq!(h.addr, "0.0.0.0:8443".parse().unwrap());
+        assert_eq!(h.redirect_port, 8443);
         assert!(h.keys.is_empty());
         assert!(!h.redirect);
         assert_eq!(h.hsts_max_age, None);
@@ -352,6 +362,7 @@ mod tests {
             ("HTTPS_PORT", "1"),
             ("HTTPS_KEYS", " site, mail ,,"),
             ("HTTPS_REDIRECT", "on"),
+            ("HTTPS_REDIRECT_PORT", "443"),
             ("HSTS_MAX_AGE", "0"),
             ("TLS_VERSIONS", "1.3"),
             ("HTTPS_CLIENT_AUTH", "Required"),
@@ -360,6 +371,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(h.addr, "[::]:443".parse().unwrap());
+        assert_eq!(h.redirect_port, 443);
         assert_eq!(h.keys, ["site", "mail"]);
         assert!(h.redirect);
         assert_eq!(h.hsts_max_age, Some(0));

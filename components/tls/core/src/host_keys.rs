@@ -51,10 +51,7 @@ pub(crate) fn certified_keys(host: &Arc<dyn HostKeys>, names: &[String]) -> Resu
             return Err(format!("the host holds no key named {name:?} (it holds: {})", list_or_none(&held)));
         }
     }
-    keys.into_iter()
-        .filter(|k| names.is_empty() || names.contains(&k.name))
-        .map(|k| certified_key(host, k))
-        .collect()
+    keys.into_iter().filter(|k| names.is_empty() || names.contains(&k.name)).map(|k| certified_key(host, k)).collect()
 }
 
 fn certified_key(host: &Arc<dyn HostKeys>, key: HostKey) -> Result<Arc<CertifiedKey>, String> {
@@ -65,7 +62,8 @@ fn certified_key(host: &Arc<dyn HostKeys>, key: HostKey) -> Result<Arc<Certified
         return Err(format!("the host's key {:?} offers no signature scheme", key.name));
     };
     let chain = key.certificate_chain.iter().map(|der| CertificateDer::from(der.clone())).collect();
-    let signing = HostSigningKey { host: Arc::clone(host), handle: key.handle, name: key.name, schemes: key.schemes, algorithm };
+    let signing =
+        HostSigningKey { host: Arc::clone(host), handle: key.handle, name: key.name, schemes: key.schemes, algorithm };
     Ok(Arc::new(CertifiedKey::new(chain, Arc::new(signing))))
 }
 
@@ -122,7 +120,9 @@ impl fmt::Debug for HostSigner {
 impl Signer for HostSigner {
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, rustls::Error> {
         // Carried as itself, so the session can tell this failure from the handshake's own.
-        self.host.sign(self.handle, self.scheme, message).map_err(|e| rustls::Error::Other(rustls::OtherError(Arc::new(e))))
+        self.host
+            .sign(self.handle, self.scheme, message)
+            .map_err(|e| rustls::Error::Other(rustls::OtherError(Arc::new(e))))
     }
 
     fn scheme(&self) -> SignatureScheme {

@@ -48,7 +48,9 @@ impl ServerConfig {
     pub fn new(host: Arc<dyn HostKeys>, options: &ServerOptions) -> Result<ServerConfig, String> {
         let keys = certified_keys(&host, &options.keys)?;
         if keys.is_empty() {
-            return Err("the host holds no key to serve TLS with: give it one ([keys.NAME] in the manifest, or --key)".into());
+            return Err(
+                "the host holds no key to serve TLS with: give it one ([keys.NAME] in the manifest, or --key)".into()
+            );
         }
         let resolver = SniResolver::new(keys)?;
         let provider = provider();
@@ -60,8 +62,11 @@ impl ServerConfig {
             ClientAuth::Optional(cas) | ClientAuth::Required(cas) => {
                 let roots = root_store(cas).map_err(|e| format!("a client CA certificate is not usable: {e}"))?;
                 let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
-                let verifier =
-                    if matches!(options.client_auth, ClientAuth::Optional(_)) { verifier.allow_unauthenticated() } else { verifier };
+                let verifier = if matches!(options.client_auth, ClientAuth::Optional(_)) {
+                    verifier.allow_unauthenticated()
+                } else {
+                    verifier
+                };
                 builder.with_client_cert_verifier(verifier.build().map_err(|e| format!("client authentication: {e}"))?)
             }
         };
@@ -77,7 +82,8 @@ impl ServerConfig {
 
     /// A session for a newly accepted connection.
     pub fn accept(&self) -> Session {
-        let connection = ServerConnection::new(Arc::clone(&self.config)).expect("a checked configuration makes sessions");
+        let connection =
+            ServerConnection::new(Arc::clone(&self.config)).expect("a checked configuration makes sessions");
         Session::new(connection.into(), None)
     }
 }

@@ -55,9 +55,10 @@ impl Error {
     fn from_rustls(e: &rustls::Error) -> Error {
         use rustls::Error as E;
         let kind = match e {
-            E::InvalidMessage(_) | E::DecryptError | E::InappropriateMessage { .. } | E::InappropriateHandshakeMessage { .. } => {
-                ErrorKind::BadRecord
-            }
+            E::InvalidMessage(_)
+            | E::DecryptError
+            | E::InappropriateMessage { .. }
+            | E::InappropriateHandshakeMessage { .. } => ErrorKind::BadRecord,
             E::InvalidCertificate(_) | E::NoCertificatesPresented => ErrorKind::BadCertificate,
             E::AlertReceived(_) => ErrorKind::PeerAlert,
             E::Other(other) if other.0.downcast_ref::<crate::SignFailure>().is_some() => ErrorKind::SigningFailed,
@@ -158,7 +159,10 @@ impl Session {
     /// Queues plaintext for the peer; it is encrypted once the handshake is done.
     pub fn write_plaintext(&mut self, plaintext: &[u8]) -> Result<Status, Error> {
         self.check_usable()?;
-        self.connection.writer().write_all(plaintext).map_err(|e| Error { kind: ErrorKind::Closed, message: e.to_string() })?;
+        self.connection
+            .writer()
+            .write_all(plaintext)
+            .map_err(|e| Error { kind: ErrorKind::Closed, message: e.to_string() })?;
         self.collect_ciphertext();
         Ok(self.status())
     }
@@ -201,7 +205,13 @@ impl Session {
             cipher_suite: suite.as_str().map_or_else(|| format!("{suite:?}"), str::to_owned),
             alpn: self.connection.alpn_protocol().map(|p| String::from_utf8_lossy(p).into_owned()),
             server_name,
-            peer_certificates: self.connection.peer_certificates().unwrap_or_default().iter().map(|c| c.to_vec()).collect(),
+            peer_certificates: self
+                .connection
+                .peer_certificates()
+                .unwrap_or_default()
+                .iter()
+                .map(|c| c.to_vec())
+                .collect(),
             resumed: self.connection.handshake_kind() == Some(HandshakeKind::Resumed),
         })
     }

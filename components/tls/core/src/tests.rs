@@ -66,7 +66,8 @@ impl HostKeys for TestHost {
             return Err(SignFailure);
         }
         let rng = SystemRandom::new();
-        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &key.pkcs8, &rng).map_err(|_| SignFailure)?;
+        let pair =
+            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &key.pkcs8, &rng).map_err(|_| SignFailure)?;
         self.signed.lock().unwrap().push(handle);
         Ok(pair.sign(&rng, message).map_err(|_| SignFailure)?.as_ref().to_vec())
     }
@@ -108,8 +109,10 @@ fn both_versions_carry_data_both_ways_and_close() {
     let server_options = ServerOptions { alpn: vec!["h2".into(), "http/1.1".into()], ..ServerOptions::default() };
     let server_config = ServerConfig::new(host.clone(), &server_options).unwrap();
     for version in [Version::Tls13, Version::Tls12] {
-        let client_config =
-            client_for(&ca, ClientOptions { alpn: vec!["http/1.1".into()], versions: vec![version], ..ClientOptions::default() });
+        let client_config = client_for(
+            &ca,
+            ClientOptions { alpn: vec!["http/1.1".into()], versions: vec![version], ..ClientOptions::default() },
+        );
         let mut client = client_config.connect("localhost").unwrap();
         let mut server = server_config.accept();
         assert!(client.status().handshaking);
@@ -141,7 +144,8 @@ fn sni_chooses_the_key_that_names_the_host() {
     let host = host(vec![ca.issue("a", &["a.test"]), ca.issue("b", &["b.test", "*.b.test"])]);
     let server_config = ServerConfig::new(host.clone(), &ServerOptions::default()).unwrap();
     let client_config = client_for(&ca, ClientOptions::default());
-    for (name, chain) in [("b.test", &host.keys[1].chain), ("www.b.test", &host.keys[1].chain), ("a.test", &host.keys[0].chain)]
+    for (name, chain) in
+        [("b.test", &host.keys[1].chain), ("www.b.test", &host.keys[1].chain), ("a.test", &host.keys[0].chain)]
     {
         let mut client = client_config.connect(name).unwrap();
         let mut server = server_config.accept();
@@ -169,7 +173,8 @@ fn sni_chooses_the_key_that_names_the_host() {
 fn an_unknown_ca_is_refused() {
     let ca = Ca::new("test CA");
     let other = Ca::new("other CA");
-    let server_config = ServerConfig::new(host(vec![ca.issue("site", &["localhost"])]), &ServerOptions::default()).unwrap();
+    let server_config =
+        ServerConfig::new(host(vec![ca.issue("site", &["localhost"])]), &ServerOptions::default()).unwrap();
     let mut client = client_for(&other, ClientOptions::default()).connect("localhost").unwrap();
     let mut server = server_config.accept();
     let (c, s) = pump(&mut client, &mut server);
@@ -182,7 +187,8 @@ fn an_unknown_ca_is_refused() {
 #[test]
 fn garbage_is_refused_with_an_alert_and_the_session_stays_failed() {
     let ca = Ca::new("test CA");
-    let server_config = ServerConfig::new(host(vec![ca.issue("site", &["localhost"])]), &ServerOptions::default()).unwrap();
+    let server_config =
+        ServerConfig::new(host(vec![ca.issue("site", &["localhost"])]), &ServerOptions::default()).unwrap();
     for garbage in [&b"GET / HTTP/1.1\r\n\r\n"[..], &[0x16, 0x03, 0x01, 0xff, 0xff, 0, 0, 0, 0, 0], &[0x17; 5000]] {
         let mut server = server_config.accept();
         let err = server.receive(garbage).unwrap_err();
@@ -202,8 +208,10 @@ fn client_certificates_are_asked_for_and_checked() {
     let ca = Ca::new("test CA");
     let client_ca = Ca::new("client CA");
     let server_host = host(vec![ca.issue("site", &["localhost"])]);
-    let required = ServerOptions { client_auth: ClientAuth::Required(vec![client_ca.der.clone()]), ..ServerOptions::default() };
-    let optional = ServerOptions { client_auth: ClientAuth::Optional(vec![client_ca.der.clone()]), ..ServerOptions::default() };
+    let required =
+        ServerOptions { client_auth: ClientAuth::Required(vec![client_ca.der.clone()]), ..ServerOptions::default() };
+    let optional =
+        ServerOptions { client_auth: ClientAuth::Optional(vec![client_ca.der.clone()]), ..ServerOptions::default() };
     let required = ServerConfig::new(server_host.clone(), &required).unwrap();
     let optional = ServerConfig::new(server_host, &optional).unwrap();
 
@@ -238,7 +246,9 @@ fn client_certificates_are_asked_for_and_checked() {
 #[test]
 fn a_second_connection_resumes_without_signing() {
     let ca = Ca::new("test CA");
-    for (tickets, version) in [(false, Version::Tls12), (true, Version::Tls12), (false, Version::Tls13), (true, Version::Tls13)] {
+    for (tickets, version) in
+        [(false, Version::Tls12), (true, Version::Tls12), (false, Version::Tls13), (true, Version::Tls13)]
+    {
         let host = host(vec![ca.issue("site", &["localhost"])]);
         let options = ServerOptions { tickets, ..ServerOptions::default() };
         let server_config = ServerConfig::new(host.clone(), &options).unwrap();
@@ -274,9 +284,12 @@ fn a_host_that_will_not_sign_fails_the_handshake() {
 fn configurations_say_what_is_wrong() {
     let err = ServerConfig::new(host(Vec::new()), &ServerOptions::default()).err().unwrap();
     assert!(err.contains("no key"), "{err}");
-    let err = ClientConfig::new(host(Vec::new()), &ClientOptions { roots: vec![b"junk".to_vec()], ..ClientOptions::default() })
-        .err()
-        .unwrap();
+    let err = ClientConfig::new(
+        host(Vec::new()),
+        &ClientOptions { roots: vec![b"junk".to_vec()], ..ClientOptions::default() },
+    )
+    .err()
+    .unwrap();
     assert!(err.contains("root certificate"), "{err}");
     let ca = Ca::new("test CA");
     let err = client_for(&ca, ClientOptions::default()).connect("not a name").err().unwrap();
@@ -296,7 +309,11 @@ fn certificates_are_read_from_pem_in_file_order_and_bad_pem_is_named() {
         }
         out + "-----END CERTIFICATE-----\n"
     };
-    let file = format!("junk before\n{}-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n{}", encode(&first.der), encode(&second.der));
+    let file = format!(
+        "junk before\n{}-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n{}",
+        encode(&first.der),
+        encode(&second.der)
+    );
     assert_eq!(certificates_from_pem(file.as_bytes()).unwrap(), vec![first.der.clone(), second.der.clone()]);
 
     let err = certificates_from_pem(b"no pem at all").unwrap_err();
