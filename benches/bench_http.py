@@ -42,10 +42,11 @@ def free_port():
 DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback only, never a proxy
 
 
-def get(url, timeout=5):
-    """(status, body) of one GET, or (None, error text)."""
+def get(url, timeout=5, opener=None):
+    """(status, body) of one GET (through `opener`, by default one that never uses a proxy), or
+    (None, error text)."""
     try:
-        with DIRECT.open(url, timeout=timeout) as response:
+        with (opener or DIRECT).open(url, timeout=timeout) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as e:
         return e.code, e.read()
@@ -197,17 +198,20 @@ def run_wrk(cmd, url, server_pids):
 # The servers
 
 
-def start_morgana(morgana, target, artifact, port, log, qemu_args=(), guest_ports=("8080",), port_env="PORT"):
-    """`morgana run ARTIFACT`: on qemu with TCG, `qemu_args` and a forward of 127.0.0.1:port to
-    each of the guest's `guest_ports` (`morgana run -p` syntax: "53/udp" forwards UDP); on unix
-    with `port_env`=port. stdout and stderr go to log + .stdout/.stderr."""
+def start_morgana(morgana, target, artifact, port, log, qemu_args=(), guest_ports=("8080",), port_env="PORT",
+                  run_args=(), scheme="http"):
+    """`morgana run ARTIFACT RUN_ARGS`: on qemu with TCG, `qemu_args` and a forward of
+    127.0.0.1:port to each of the guest's `guest_ports` (`morgana run -p` syntax: "53/udp"
+    forwards UDP); on unix with `port_env`=port (`port_env=None`: RUN_ARGS set the port on both).
+    stdout and stderr go to log + .stdout/.stderr. The server's `url` has `scheme`."""
     cmd = [morgana, "run", artifact]
     if target == "qemu":
         cmd += ["--target", "qemu", "--accel", "tcg", *qemu_args]
         for guest in guest_ports:
             cmd += ["-p", f"127.0.0.1:{port}:{guest}"]
-    else:
+    elif port_env:
         cmd += ["--env", f"{port_env}={port}"]
+    cmd += list(run_args)
     out = open(log + ".stdout", "wb")
     err = open(log + ".stderr", "wb")
     proc = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
@@ -233,7 +237,7 @@ def start_morgana(morgana, target, artifact, port, log, qemu_args=(), guest_port
         err.close()
         return notes
 
-    return {"url": f"http://127.0.0.1:{port}/", "pids": lambda: tree(proc.pid), "stop": stop,
+    return {"url": f"{scheme}://127.0.0.1:{port}/", "pids": lambda: tree(proc.pid), "stop": stop,
             "alive": lambda: proc.poll() is None, "log": log, "cmd": " ".join(cmd), "proc": proc}
 
 

@@ -75,9 +75,9 @@ import subprocess
 import sys
 import time
 import tomllib
-import urllib.error
 import urllib.request
 
+import bench_http
 import linux_peer
 from bench_http import (PEER_DIR, PEER_SRC, PEER_TUNED_ARGS, ROOT, alive, copy_morgana, cpu_seconds, free_port,
                         machine_busy, prepare_peer, print_notes, progress, run_wrk, terminate, tree, versions)
@@ -249,13 +249,7 @@ def get(url, timeout=5):
     """(status, body) of one GET over HTTPS trusting only the benchmark's CA, or (None, error)."""
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}),  # loopback only, never a proxy
                                          urllib.request.HTTPSHandler(context=SSL_CONTEXT))
-    try:
-        with opener.open(url, timeout=timeout) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
-    except OSError as e:
-        return None, str(e)
+    return bench_http.get(url, timeout, opener)
 
 
 def wait_answers(url, alive_, timeout):
@@ -293,33 +287,13 @@ PROBES = [("hs13", ["-tls1_3"]), ("hs12", ["-tls1_2"]), ("default", [])]
 
 
 def start_morgana(target, artifact, port, log, qemu_args=()):
-    cmd = [MORGANA, "run", artifact]
-    if target == "qemu":
-        cmd += ["--target", "qemu", "--accel", "tcg", "--memory", QEMU_MEMORY, "-p", f"127.0.0.1:{port}:{port}",
-                *qemu_args]
-    cmd += ["--env", f"HTTPS_PORT={port}", "--env", "HTTP_ADDR=off", "--env", "HTTPS_TICKETS=off",
-            "--key", f"site={CERT},{KEY}"]
-    out, err = open(log + ".stdout", "wb"), open(log + ".stderr", "wb")
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
-
-    def stop():
-        notes = []
-        children = [p for p in tree(proc.pid) if p != proc.pid]
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            notes.append("morgana did not exit within 10 s of SIGTERM; killed")
-            proc.kill()
-            proc.wait()
-        time.sleep(0.5)
-        for p in children:
-            if alive(p):
-                notes.append(f"morgana's child {p} (QEMU) outlived it; stopped it with SIGTERM")
-                terminate(p)
-        out.close()
-        err.close()
-        return notes
+    """https-site (or its bulk variant) on `target`, serving HTTPS only on `port` (the same port
+    inside the VM) with the test certificate, tickets off."""
+    run_args = ["--env", f"HTTPS_PORT={port}", "--env", "HTTP_ADDR=off", "--env", "HTTPS_TICKETS=off",
+                "--key", f"site={CERT},{KEY}"]
+    srv = bench_http.start_morgana(MORGANA, target, artifact, port, log, ("--memory", QEMU_MEMORY, *qemu_args),
+                                   guest_ports=(str(port),), port_env=None, run_args=run_args, scheme="https")
+    proc = srv["proc"]
 
     def peak_rss():
         try:
@@ -327,9 +301,8 @@ def start_morgana(target, artifact, port, log, qemu_args=()):
         except (OSError, AttributeError):
             return None
 
-    return {"url": f"https://127.0.0.1:{port}/", "port": port, "pids": lambda: tree(proc.pid), "stop": stop,
-            "alive": lambda: proc.poll() is None, "log": log + ".stderr", "stdout": log + ".stdout",
-            "cmd": rel(" ".join(cmd)), "proc": proc, "peak_rss": peak_rss if target == "unix" else None}, None
+    return dict(srv, port=port, log=log + ".stderr", stdout=log + ".stdout", cmd=rel(srv["cmd"]),
+                peak_rss=peak_rss if target == "unix" else None), None
 
 
 def nginx_http_block(listen, root, log, resumable=False):
