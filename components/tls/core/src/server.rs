@@ -77,6 +77,7 @@ impl ServerConfig {
         }
         // No 0-RTT: early data could be a replay.
         config.max_early_data_size = 0;
+        config.ignore_client_order = crate::PREFER_OWN_SUITE_ORDER;
         Ok(ServerConfig { config: Arc::new(config) })
     }
 
