@@ -109,36 +109,38 @@ def cpu_snapshot():
 # Setup
 
 
-def copy_morgana():
+def copy_morgana(dest=MORGANA):
+    """Copies the release morgana to `dest`, so a rebuild during the run changes nothing."""
     built = os.path.join(ROOT, "target", "release", "morgana")
     if not os.path.exists(built):
         sys.exit("build first: cargo build --release")
-    shutil.copy2(built, MORGANA)
+    shutil.copy2(built, dest)
 
 
-def build_guest():
-    """Builds benches/compute for both targets and copies the two files to OUT. Returns how `file`
-    says the native binary is linked."""
+def build_guest(crate=CRATE, name="compute", component=COMPONENT, native=NATIVE):
+    """Builds the program `name` of `crate` (benches/compute) for both targets, one after the
+    other, and copies the two files to `component` and `native`. Returns how `file` says the
+    native binary is linked."""
     wasm_target, native_target = "wasm32-wasip2", "x86_64-unknown-linux-gnu"
     cargo = ["cargo", "build", "--release", "--locked", "--quiet", "--target"]
-    subprocess.run(cargo + [wasm_target], cwd=CRATE, check=True)
+    subprocess.run(cargo + [wasm_target], cwd=crate, check=True)
     env = dict(os.environ, RUSTFLAGS="-C target-feature=+crt-static")
-    subprocess.run(cargo + [native_target], cwd=CRATE, check=True, env=env)
-    built = os.path.join(CRATE, "target")
-    shutil.copy2(os.path.join(built, wasm_target, "release", "compute.wasm"), COMPONENT)
-    shutil.copy2(os.path.join(built, native_target, "release", "compute"), NATIVE)
-    described = subprocess.run(["file", "-b", NATIVE], capture_output=True, text=True, check=True).stdout.strip()
+    subprocess.run(cargo + [native_target], cwd=crate, check=True, env=env)
+    built = os.path.join(crate, "target")
+    shutil.copy2(os.path.join(built, wasm_target, "release", f"{name}.wasm"), component)
+    shutil.copy2(os.path.join(built, native_target, "release", name), native)
+    described = subprocess.run(["file", "-b", native], capture_output=True, text=True, check=True).stdout.strip()
     linked = re.search(r"static(ally|-pie) linked", described)
     if not linked:
         sys.exit(f"the native binary is not statically linked: `file` says {described}")
     return linked.group(0)
 
 
-def build_image():
-    """`morgana build COMPONENT --target qemu`; returns None, or its error."""
-    if os.path.exists(IMAGE):
-        os.remove(IMAGE)
-    done = subprocess.run([MORGANA, "build", COMPONENT, "--target", "qemu", "-o", IMAGE], cwd=ROOT,
+def build_image(component=COMPONENT, image=IMAGE, morgana=MORGANA):
+    """`morgana build COMPONENT --target qemu -o IMAGE`; returns None, or its error."""
+    if os.path.exists(image):
+        os.remove(image)
+    done = subprocess.run([morgana, "build", component, "--target", "qemu", "-o", image], cwd=ROOT,
                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     if done.returncode != 0:
         errors = [l for l in done.stderr.splitlines() if l.startswith("error")] or done.stderr.splitlines()[-1:]

@@ -129,33 +129,14 @@ def ensure_clang():
 
 
 def build():
-    """Builds benches/tls-crypto for both targets (one after the other) and copies the files to
-    OUT. Returns how `file` says the native binary is linked."""
-    wasm_target, native_target = "wasm32-wasip2", "x86_64-unknown-linux-gnu"
-    cargo = ["cargo", "build", "--release", "--locked", "--quiet", "--target"]
-    subprocess.run(cargo + [wasm_target], cwd=CRATE, check=True)
-    env = dict(os.environ, RUSTFLAGS="-C target-feature=+crt-static")
-    subprocess.run(cargo + [native_target], cwd=CRATE, check=True, env=env)
-    built = os.path.join(CRATE, "target")
-    shutil.copy2(os.path.join(built, wasm_target, "release", "tls-crypto.wasm"), COMPONENT)
-    shutil.copy2(os.path.join(built, native_target, "release", "tls-crypto"), NATIVE)
-    described = subprocess.run(["file", "-b", NATIVE], capture_output=True, text=True, check=True).stdout.strip()
-    linked = re.search(r"static(ally|-pie) linked", described)
-    if not linked:
-        sys.exit(f"the native binary is not statically linked: `file` says {described}")
-    return linked.group(0)
+    """Builds benches/tls-crypto for both targets (compute.py's way) and copies the files to OUT.
+    Returns how `file` says the native binary is linked."""
+    return compute.build_guest(CRATE, "tls-crypto", COMPONENT, NATIVE)
 
 
 def build_image():
     """`morgana build COMPONENT --target qemu`; returns None, or its error."""
-    if os.path.exists(IMAGE):
-        os.remove(IMAGE)
-    done = subprocess.run([MORGANA, "build", COMPONENT, "--target", "qemu", "-o", IMAGE], cwd=ROOT,
-                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    if done.returncode != 0:
-        errors = [l for l in done.stderr.splitlines() if l.startswith("error")] or done.stderr.splitlines()[-1:]
-        return errors[0] if errors else f"status {done.returncode}"
-    return None
+    return compute.build_image(COMPONENT, IMAGE, MORGANA)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -457,10 +438,7 @@ def main():
     use_compute_peer()
     linux_peer.ensure_packages(progress)
     ensure_clang()
-    built = os.path.join(ROOT, "target", "release", "morgana")
-    if not os.path.exists(built):
-        sys.exit("build first: cargo build --release")
-    shutil.copy2(built, MORGANA)
+    compute.copy_morgana(MORGANA)
     progress("building benches/tls-crypto for wasm32-wasip2 and x86_64-unknown-linux-gnu (static)...")
     native_file = build()
     progress("building the image (morgana build --target qemu)...")
