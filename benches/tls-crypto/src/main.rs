@@ -28,8 +28,9 @@
 //! The server side of every session is a `morgana_tls::Session`, as the TLS component runs it;
 //! its key is held by a host (this program's [`Host`], which signs with ring as the core's tests
 //! do). The client is a rustls `ClientConnection` with the same ring provider, offering only
-//! X25519 and, in the bulk workloads, only the suite the workload names: the server follows the
-//! client's order, and morgana-tls's options have no cipher-suite choice. Resumption is off on
+//! X25519 and one suite: in the bulk workloads the one the workload names, in the handshakes
+//! ChaCha20-Poly1305 (which morgana-tls's server prefers in wasm, so every side negotiates the
+//! same); morgana-tls's options have no cipher-suite choice. Resumption is off on
 //! both ends. The certificate (a CA and an ECDSA P-256 leaf for `localhost`, valid from 1970) is
 //! made at start with rcgen, outside the timing.
 //!
@@ -279,7 +280,13 @@ impl Outcome {
 }
 
 fn handshakes(setup: &Setup, version: Version, n: usize) -> Result<Outcome, String> {
-    let config = setup.client(version, None);
+    // One suite, so that every side negotiates the same: the ChaCha20-Poly1305 one, which the
+    // component chooses in wasm when offered (morgana-tls's provider).
+    let suite = match version {
+        Version::Tls13 => rustls::crypto::ring::cipher_suite::TLS13_CHACHA20_POLY1305_SHA256,
+        Version::Tls12 => rustls::crypto::ring::cipher_suite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+    };
+    let config = setup.client(version, Some(suite));
     let signed_before = setup.host.signing_nanos.load(Relaxed);
     let mut sides = Sides::default();
     let mut hash = FOLD_START;
