@@ -21,7 +21,7 @@ over many passes, while under TCG one pass is enough):
                     16 KiB writes, TLS13_AES_128_GCM_SHA256 (the client offers only that suite:
                     morgana-tls's options cannot choose one). MB/s
   bulk-chacha 8     the same with TLS13_CHACHA20_POLY1305_SHA256
-  bulk-aes256 8     the same with TLS13_AES_256_GCM_SHA384, what morgana-tls's defaults settle on
+  bulk-aes256 8     the same with TLS13_AES_256_GCM_SHA384, what clients with AES instructions prefer
   seal 8            ring's AEAD alone (LessSafeKey): each 16 KiB record sealed and opened again,
                     what bulk's two sessions do per record; AES-128-GCM. MB/s
   seal-chacha 8     the same with ChaCha20-Poly1305
@@ -375,10 +375,10 @@ def conclusion(results):
         f"bound; a rough figure, the difference of two medians). ChaCha20-Poly1305 is closer ({r('seal-chacha', 'native') / r('seal-chacha', 'unix'):.1f}x; "
         f"{share_c * 100:.0f}% of its bulk time, a {cost_c * 100:.0f}% cost, bound {bound_c:.0f} MB/s), and already gives "
         f"the component {r('bulk-chacha', 'unix') / r('bulk', 'unix'):.1f}x the AES-128-GCM rate; AES-256-GCM, which "
-        f"morgana-tls's defaults settle on, moves {r('bulk-aes256', 'unix'):.0f} MB/s. "
+        f"clients with AES instructions prefer, moves {r('bulk-aes256', 'unix'):.0f} MB/s. "
         + (f"The numbers support running the AEAD natively in the host, behind an interface that seals and opens whole "
            f"records (a {1 / (1 - cost):.1f}x bound on AES-GCM bulk, less the cost of the crossings, which this does not "
-           "measure); until then, the component should prefer ChaCha20-Poly1305."
+           "measure); until then, the component prefers ChaCha20-Poly1305 in wasm (morgana-tls's provider)."
            if move_aead else
            "The numbers do not make the case for an interface: the AEAD is not most of the component's bulk time."),
         f"Handshakes. A TLS 1.3 handshake costs the wasm server {server:.2f} ms; the ECDSA P-256 signature is "
