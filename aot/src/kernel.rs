@@ -28,7 +28,7 @@ fn feature_of(package: &str) -> Option<(String, &'static str)> {
 #[non_exhaustive]
 pub enum KernelError {
     #[error(
-        "the kernel cannot provide `{import}`; the qemu target provides WASI 0.2 cli, clocks, filesystem, io, random and sockets, and morgana:crypto 0.1 (the host's keys)"
+        "the kernel cannot provide `{import}`; the qemu target provides WASI 0.2 cli, clocks, filesystem, io, random and sockets, and morgana:crypto 0.1 (the host's keys and AEAD)"
     )]
     Unsupported { import: String },
     #[error("the kernel sources are not at {}; morgana must run from its source tree", dir.display())]

@@ -49,8 +49,8 @@ pub const KNOWN_PACKAGES: &[HostPackage] = &[
             "ip-name-lookup",
         ],
     },
-    // The host's private keys, used by the TLS component (wit/crypto/signing.wit).
-    HostPackage { name: "morgana:crypto", line: "0.1", interfaces: &["signing"] },
+    // The host's private keys and native AEAD, used by the TLS component (wit/crypto/).
+    HostPackage { name: "morgana:crypto", line: "0.1", interfaces: &["signing", "aead"] },
 ];
 
 fn known_package(name: &str) -> Option<&'static HostPackage> {

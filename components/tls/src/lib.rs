@@ -1,5 +1,7 @@
 //! The TLS component: exports `morgana:tls` (server and client sessions, sans-IO) over
-//! `morgana-tls`, and imports `morgana:crypto/signing` for the keys, which stay with the host.
+//! `morgana-tls`, and imports `morgana:crypto/signing` for the keys, which stay with the host,
+//! and `morgana:crypto/aead`, which seals and opens records natively (many times faster than
+//! AEAD compiled to wasm: `benches/tls_crypto.py`).
 //! It does no I/O: the caller moves every byte. See `wit/tls/tls.wit` for the interface and
 //! `core/` for the sessions.
 #![deny(unsafe_code)]
@@ -16,11 +18,11 @@ mod bindings {
 }
 
 use std::cell::RefCell;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bindings::exports::morgana::tls::{client, server, types};
-use bindings::morgana::crypto::signing;
-use morgana_tls::{HostKey, HostKeys, SignFailure, SignatureScheme};
+use bindings::morgana::crypto::{aead, signing};
+use morgana_tls::{AeadAlgorithm, AeadFailure, Crypto, HostAead, HostKey, HostKeys, SignFailure, SignatureScheme};
 
 struct Component;
 
@@ -48,6 +50,57 @@ impl HostKeys for Host {
 
 fn host() -> Arc<dyn HostKeys> {
     Arc::new(Host)
+}
+
+/// Record encryption through the `morgana:crypto/aead` import.
+impl HostAead for Host {
+    fn algorithms(&self) -> Vec<AeadAlgorithm> {
+        aead::algorithms().into_iter().map(algorithm_from_wit).collect()
+    }
+
+    fn seal(
+        &self,
+        algorithm: AeadAlgorithm,
+        key: &[u8],
+        nonce: &[u8; 12],
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, AeadFailure> {
+        aead::seal(algorithm_to_wit(algorithm), key, nonce, aad, plaintext).map_err(|_| AeadFailure)
+    }
+
+    fn open(
+        &self,
+        algorithm: AeadAlgorithm,
+        key: &[u8],
+        nonce: &[u8; 12],
+        aad: &[u8],
+        sealed: &[u8],
+    ) -> Result<Vec<u8>, AeadFailure> {
+        aead::open(algorithm_to_wit(algorithm), key, nonce, aad, sealed).map_err(|_| AeadFailure)
+    }
+}
+
+/// The sessions' crypto, made once: records in the host.
+fn crypto() -> &'static Crypto {
+    static CRYPTO: OnceLock<Crypto> = OnceLock::new();
+    CRYPTO.get_or_init(|| Crypto::with_host_aead(Arc::new(Host)))
+}
+
+fn algorithm_from_wit(algorithm: aead::Algorithm) -> AeadAlgorithm {
+    match algorithm {
+        aead::Algorithm::Aes128Gcm => AeadAlgorithm::Aes128Gcm,
+        aead::Algorithm::Aes256Gcm => AeadAlgorithm::Aes256Gcm,
+        aead::Algorithm::Chacha20Poly1305 => AeadAlgorithm::ChaCha20Poly1305,
+    }
+}
+
+fn algorithm_to_wit(algorithm: AeadAlgorithm) -> aead::Algorithm {
+    match algorithm {
+        AeadAlgorithm::Aes128Gcm => aead::Algorithm::Aes128Gcm,
+        AeadAlgorithm::Aes256Gcm => aead::Algorithm::Aes256Gcm,
+        AeadAlgorithm::ChaCha20Poly1305 => aead::Algorithm::Chacha20Poly1305,
+    }
 }
 
 fn to_rustls(scheme: signing::SignatureScheme) -> SignatureScheme {
@@ -198,7 +251,7 @@ impl server::GuestServerConfig for ServerConfig {
             client_auth,
             tickets: options.tickets,
         };
-        let config = morgana_tls::ServerConfig::new(host(), &options)?;
+        let config = morgana_tls::ServerConfig::with_crypto(host(), crypto(), &options)?;
         Ok(server::ServerConfig::new(ServerConfig(config)))
     }
 
@@ -221,7 +274,7 @@ impl client::GuestClientConfig for ClientConfig {
             versions: versions(options.versions),
             client_key: options.client_key,
         };
-        let config = morgana_tls::ClientConfig::new(host(), &options)?;
+        let config = morgana_tls::ClientConfig::with_crypto(host(), crypto(), &options)?;
         Ok(client::ClientConfig::new(ClientConfig(config)))
     }
 

@@ -1,6 +1,6 @@
-//! `morgana:crypto/signing` (`wit/crypto/signing.wit`) for a wasmtime host, the same on every
-//! target: the host's keys, which a TLS component signs with but never reads. Feature
-//! `wasmtime`.
+//! `morgana:crypto` (`wit/crypto/`) for a wasmtime host, the same on every target: `signing`
+//! with the host's keys, which a TLS component signs with but never reads, and `aead`, record
+//! encryption run natively ([`crate::aead`]). Feature `wasmtime`.
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -17,6 +17,8 @@ mod bindings {
     });
 }
 
+use crate::aead::{AeadError, Algorithm};
+use bindings::morgana::crypto::aead::{self, AeadError as WitAeadError, Algorithm as WitAlgorithm};
 use bindings::morgana::crypto::signing::{self, SignError, SignatureScheme as WitScheme};
 
 /// The keys a run holds, and the randomness RSA signatures take (PSS salts, blinding).
@@ -38,17 +40,20 @@ impl HostKeys {
     }
 }
 
-/// Links `morgana:crypto/signing` to the [`HostKeys`] that `get` finds in the store's data.
+/// Links `morgana:crypto/signing` to the [`HostKeys`] that `get` finds in the store's data,
+/// and `morgana:crypto/aead`.
 pub fn add_to_linker<T: 'static>(
     linker: &mut wasmtime::component::Linker<T>,
     get: fn(&mut T) -> &mut HostKeys,
 ) -> wasmtime::Result<()> {
-    signing::add_to_linker::<T, Signing>(linker, get)
+    signing::add_to_linker::<T, Crypto>(linker, get)?;
+    aead::add_to_linker::<T, Crypto>(linker, get)
 }
 
-struct Signing;
+/// What the generated `add_to_linker`s see of the store's data.
+struct Crypto;
 
-impl HasData for Signing {
+impl HasData for Crypto {
     type Data<'a> = &'a mut HostKeys;
 }
 
@@ -71,6 +76,57 @@ impl signing::Host for HostKeys {
             crate::SignError::UnsupportedScheme => SignError::UnsupportedScheme,
             _ => SignError::Failed,
         })
+    }
+}
+
+impl aead::Host for HostKeys {
+    fn algorithms(&mut self) -> Vec<WitAlgorithm> {
+        crate::aead::fastest_first().into_iter().map(algorithm_to_wit).collect()
+    }
+
+    fn seal(
+        &mut self,
+        algorithm: WitAlgorithm,
+        key: Vec<u8>,
+        nonce: Vec<u8>,
+        aad: Vec<u8>,
+        plaintext: Vec<u8>,
+    ) -> Result<Vec<u8>, WitAeadError> {
+        crate::aead::seal(algorithm_from_wit(algorithm), &key, &nonce, &aad, &plaintext).map_err(aead_error_to_wit)
+    }
+
+    fn open(
+        &mut self,
+        algorithm: WitAlgorithm,
+        key: Vec<u8>,
+        nonce: Vec<u8>,
+        aad: Vec<u8>,
+        sealed: Vec<u8>,
+    ) -> Result<Vec<u8>, WitAeadError> {
+        crate::aead::open(algorithm_from_wit(algorithm), &key, &nonce, &aad, &sealed).map_err(aead_error_to_wit)
+    }
+}
+
+fn algorithm_to_wit(algorithm: Algorithm) -> WitAlgorithm {
+    match algorithm {
+        Algorithm::Aes128Gcm => WitAlgorithm::Aes128Gcm,
+        Algorithm::Aes256Gcm => WitAlgorithm::Aes256Gcm,
+        Algorithm::ChaCha20Poly1305 => WitAlgorithm::Chacha20Poly1305,
+    }
+}
+
+fn algorithm_from_wit(algorithm: WitAlgorithm) -> Algorithm {
+    match algorithm {
+        WitAlgorithm::Aes128Gcm => Algorithm::Aes128Gcm,
+        WitAlgorithm::Aes256Gcm => Algorithm::Aes256Gcm,
+        WitAlgorithm::Chacha20Poly1305 => Algorithm::ChaCha20Poly1305,
+    }
+}
+
+fn aead_error_to_wit(error: AeadError) -> WitAeadError {
+    match error {
+        AeadError::BadLength => WitAeadError::BadLength,
+        AeadError::NotAuthentic => WitAeadError::NotAuthentic,
     }
 }
 

@@ -11,8 +11,11 @@
 //!   a salt as long as the hash), deterministic except RSA-PSS's salt;
 //! - bad input is refused with a [`KeyError`] that says what is wrong, never a panic.
 //!
-//! With feature `wasmtime`, [`host`] links `morgana:crypto/signing` over a set of keys into a
-//! wasmtime component linker, the same for the unix host and the kernel.
+//! [`aead`] is the other half of `morgana:crypto`: AES-GCM and ChaCha20-Poly1305 run by the
+//! host with the caller's keys, for the TLS component's records.
+//!
+//! With feature `wasmtime`, [`host`] links `morgana:crypto` (`signing` over a set of keys, and
+//! `aead`) into a wasmtime component linker, the same for the unix host and the kernel.
 //!
 //! Time and randomness come from the caller: [`Key::check_validity`] takes the current Unix
 //! time, [`Key::sign`] a [`rand_core::CryptoRng`].
@@ -24,6 +27,7 @@ extern crate alloc;
 #[cfg(test)]
 extern crate std;
 
+pub mod aead;
 mod error;
 #[cfg(feature = "wasmtime")]
 pub mod host;

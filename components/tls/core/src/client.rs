@@ -10,7 +10,7 @@ use rustls::{ClientConnection, SignatureScheme};
 
 use crate::host_keys::certified_keys;
 use crate::server::root_store;
-use crate::{HostKeys, Session, Version, protocol_versions, provider};
+use crate::{Crypto, HostKeys, Session, Version, protocol_versions};
 
 /// How a client connects.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -32,12 +32,23 @@ pub struct ClientConfig {
 }
 
 impl ClientConfig {
+    /// Checks `options` against the host's keys; the error says what to fix. All crypto but
+    /// signing runs in the component ([`Crypto::in_component`]).
     pub fn new(host: Arc<dyn HostKeys>, options: &ClientOptions) -> Result<ClientConfig, String> {
+        ClientConfig::with_crypto(host, &Crypto::in_component(), options)
+    }
+
+    /// [`ClientConfig::new`] with the crypto placed as `crypto` says.
+    pub fn with_crypto(
+        host: Arc<dyn HostKeys>,
+        crypto: &Crypto,
+        options: &ClientOptions,
+    ) -> Result<ClientConfig, String> {
         let mut roots = root_store(&options.roots).map_err(|e| format!("a root certificate is not usable: {e}"))?;
         if options.roots.is_empty() {
             add_builtin_roots(&mut roots)?;
         }
-        let builder = rustls::ClientConfig::builder_with_provider(provider())
+        let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&crypto.provider))
             .with_protocol_versions(&protocol_versions(&options.versions))
             .map_err(|e| format!("the versions asked for cannot be offered: {e}"))?
             .with_root_certificates(roots);

@@ -9,7 +9,7 @@ use rustls::sign::CertifiedKey;
 use rustls::{RootCertStore, ServerConnection};
 
 use crate::host_keys::certified_keys;
-use crate::{HostKeys, Session, Version, protocol_versions, provider};
+use crate::{Crypto, HostKeys, Session, Version, protocol_versions};
 
 /// Whether clients must show a certificate.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -44,8 +44,18 @@ pub struct ServerConfig {
 }
 
 impl ServerConfig {
-    /// Checks `options` against the host's keys; the error says what to fix.
+    /// Checks `options` against the host's keys; the error says what to fix. All crypto but
+    /// signing runs in the component ([`Crypto::in_component`]).
     pub fn new(host: Arc<dyn HostKeys>, options: &ServerOptions) -> Result<ServerConfig, String> {
+        ServerConfig::with_crypto(host, &Crypto::in_component(), options)
+    }
+
+    /// [`ServerConfig::new`] with the crypto placed as `crypto` says.
+    pub fn with_crypto(
+        host: Arc<dyn HostKeys>,
+        crypto: &Crypto,
+        options: &ServerOptions,
+    ) -> Result<ServerConfig, String> {
         let keys = certified_keys(&host, &options.keys)?;
         if keys.is_empty() {
             return Err(
@@ -53,7 +63,7 @@ impl ServerConfig {
             );
         }
         let resolver = SniResolver::new(keys)?;
-        let provider = provider();
+        let provider = Arc::clone(&crypto.provider);
         let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
             .with_protocol_versions(&protocol_versions(&options.versions))
             .map_err(|e| format!("the versions asked for cannot be served: {e}"))?;
@@ -77,7 +87,7 @@ impl ServerConfig {
         }
         // No 0-RTT: early data could be a replay.
         config.max_early_data_size = 0;
-        config.ignore_client_order = crate::PREFER_OWN_SUITE_ORDER;
+        config.ignore_client_order = crypto.prefer_own_order;
         Ok(ServerConfig { config: Arc::new(config) })
     }
 

@@ -338,3 +338,143 @@ fn base64_encode(bytes: &[u8]) -> String {
     }
     out
 }
+
+/// Record encryption as a host does it, with ring's AEADs (rustls's in-component records use
+/// the same ring, so any framing difference shows as a failed session), counting its calls.
+struct RingAead {
+    order: Vec<AeadAlgorithm>,
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+impl RingAead {
+    fn key(algorithm: AeadAlgorithm, key: &[u8]) -> Result<ring::aead::LessSafeKey, AeadFailure> {
+        let algorithm = match algorithm {
+            AeadAlgorithm::Aes128Gcm => &ring::aead::AES_128_GCM,
+            AeadAlgorithm::Aes256Gcm => &ring::aead::AES_256_GCM,
+            AeadAlgorithm::ChaCha20Poly1305 => &ring::aead::CHACHA20_POLY1305,
+        };
+        Ok(ring::aead::LessSafeKey::new(ring::aead::UnboundKey::new(algorithm, key).map_err(|_| AeadFailure)?))
+    }
+}
+
+impl HostAead for RingAead {
+    fn algorithms(&self) -> Vec<AeadAlgorithm> {
+        self.order.clone()
+    }
+
+    fn seal(
+        &self,
+        algorithm: AeadAlgorithm,
+        key: &[u8],
+        nonce: &[u8; 12],
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, AeadFailure> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut buffer = plaintext.to_vec();
+        let nonce = ring::aead::Nonce::assume_unique_for_key(*nonce);
+        Self::key(algorithm, key)?
+            .seal_in_place_append_tag(nonce, ring::aead::Aad::from(aad), &mut buffer)
+            .map_err(|_| AeadFailure)?;
+        Ok(buffer)
+    }
+
+    fn open(
+        &self,
+        algorithm: AeadAlgorithm,
+        key: &[u8],
+        nonce: &[u8; 12],
+        aad: &[u8],
+        sealed: &[u8],
+    ) -> Result<Vec<u8>, AeadFailure> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut buffer = sealed.to_vec();
+        let nonce = ring::aead::Nonce::assume_unique_for_key(*nonce);
+        let len = Self::key(algorithm, key)?
+            .open_in_place(nonce, ring::aead::Aad::from(aad), &mut buffer)
+            .map_err(|_| AeadFailure)?
+            .len();
+        buffer.truncate(len);
+        Ok(buffer)
+    }
+}
+
+/// `crypto` offering only `suite`.
+fn only_suite(crypto: &Crypto, suite: rustls::CipherSuite) -> Crypto {
+    let mut provider = (*crypto.provider).clone();
+    provider.cipher_suites.retain(|s| s.suite() == suite);
+    assert_eq!(provider.cipher_suites.len(), 1, "{suite:?}");
+    Crypto { provider: Arc::new(provider), prefer_own_order: false }
+}
+
+#[test]
+fn host_records_interoperate_with_the_components_own_for_every_suite() {
+    use AeadAlgorithm::*;
+    let ca = Ca::new("test CA");
+    let keys = host(vec![ca.issue("site", &["localhost"])]);
+    let aead = Arc::new(RingAead { order: vec![ChaCha20Poly1305, Aes128Gcm, Aes256Gcm], calls: Default::default() });
+    let in_host = Crypto::with_host_aead(aead.clone());
+    let in_component = Crypto::in_component();
+    let suites: Vec<_> = in_component
+        .cipher_suites()
+        .into_iter()
+        .filter(|s| !format!("{s:?}").contains("_RSA_")) // the test key is ECDSA
+        .collect();
+    assert_eq!(suites.len(), 6, "{suites:?}");
+    for suite in suites {
+        // Each side with its records in the host, against the other in the component.
+        for (server_crypto, client_crypto) in [(&in_host, &in_component), (&in_component, &in_host)] {
+            let calls_before = aead.calls.load(std::sync::atomic::Ordering::Relaxed);
+            let server_config =
+                ServerConfig::with_crypto(keys.clone(), &only_suite(server_crypto, suite), &ServerOptions::default())
+                    .unwrap();
+            let options = ClientOptions { roots: vec![ca.der.clone()], ..ClientOptions::default() };
+            let client_config =
+                ClientConfig::with_crypto(host(Vec::new()), &only_suite(client_crypto, suite), &options).unwrap();
+            let mut client = client_config.connect("localhost").unwrap();
+            let mut server = server_config.accept();
+            client.write_plaintext(&vec![1; 40_000]).unwrap();
+            let (c, s) = pump(&mut client, &mut server);
+            c.unwrap();
+            s.unwrap();
+            assert_eq!(server.read_plaintext(usize::MAX), vec![1; 40_000], "{suite:?}");
+            assert_eq!(server.info().unwrap().cipher_suite, format!("{suite:?}"));
+            server.write_plaintext(&vec![2; 40_000]).unwrap();
+            server.close();
+            let (c, _) = pump(&mut client, &mut server);
+            assert!(c.unwrap().peer_closed, "{suite:?}");
+            assert_eq!(client.read_plaintext(usize::MAX), vec![2; 40_000], "{suite:?}");
+            // 40 kB is three records each way, at least; handshake records too in TLS 1.3.
+            let calls = aead.calls.load(std::sync::atomic::Ordering::Relaxed) - calls_before;
+            assert!(calls >= 6, "{suite:?}: the host sealed or opened {calls} records");
+        }
+    }
+}
+
+#[test]
+fn host_records_are_authenticated_and_ordered_by_the_hosts_speed() {
+    use AeadAlgorithm::*;
+    let ca = Ca::new("test CA");
+    let keys = host(vec![ca.issue("site", &["localhost"])]);
+    let aead = Arc::new(RingAead { order: vec![Aes256Gcm, ChaCha20Poly1305], calls: Default::default() });
+    let crypto = Crypto::with_host_aead(aead);
+    let order: Vec<String> = crypto.cipher_suites().iter().map(|s| format!("{s:?}")).collect();
+    let tls13: Vec<&String> = order.iter().filter(|s| s.starts_with("TLS13")).collect();
+    // What the host cannot run stays in the component, last.
+    assert_eq!(tls13, ["TLS13_AES_256_GCM_SHA384", "TLS13_CHACHA20_POLY1305_SHA256", "TLS13_AES_128_GCM_SHA256"]);
+    assert!(order[order.len() - 2..].iter().all(|s| s.contains("AES_128_GCM")), "{order:?}");
+    // Servers choose by that order, whatever the client prefers.
+    let server_config = ServerConfig::with_crypto(keys, &crypto, &ServerOptions::default()).unwrap();
+    let mut client = client_for(&ca, ClientOptions::default()).connect("localhost").unwrap();
+    let mut server = server_config.accept();
+    let (c, s) = pump(&mut client, &mut server);
+    c.unwrap();
+    s.unwrap();
+    assert_eq!(client.info().unwrap().cipher_suite, "TLS13_AES_256_GCM_SHA384");
+    // A record changed in flight is refused, and the session fails.
+    client.write_plaintext(b"secret").unwrap();
+    let mut record = client.take_ciphertext(usize::MAX);
+    let last = record.len() - 1;
+    record[last] ^= 1;
+    assert_eq!(server.receive(&record).unwrap_err().kind, ErrorKind::BadRecord);
+}
