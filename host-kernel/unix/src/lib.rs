@@ -134,6 +134,12 @@ impl Runner {
         if let Ok(cache) = wasmtime::Cache::from_file(None) {
             config.cache(Some(cache));
         }
+        // For `perf`: MORGANA_PERFMAP=1 writes /tmp/perf-PID.map naming the compiled wasm
+        // functions, as `wasmtime run --profile=perfmap` does (cargo feature `profiling`).
+        #[cfg(feature = "profiling")]
+        if std::env::var_os("MORGANA_PERFMAP").is_some() {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let engine = Engine::new(&config).map_err(|e| RunError::Engine(format!("{e:#}")))?;
         Ok(Runner { engine })
     }
