@@ -1,16 +1,23 @@
 #!/usr/bin/env python3
 """Benchmark: where TLS's crypto should run. The TLS component's sans-IO core (morgana-tls:
 rustls with ring, as components/tls is built) and ring's primitives alone, measured as a wasm
-component and as the same Rust source compiled natively, on the host and in a VM, in one run.
+component and as the same Rust source compiled natively, on the host and in a VM, in one run;
+and the records sealed both ways, in the component and by the host (morgana:crypto/aead), side
+by side.
 
 The program is benches/tls-crypto (std Rust; morgana-tls by path, rustls 0.23 and ring 0.17 as
 morgana-tls has them, rcgen for the ECDSA P-256 CA and leaf it makes at start), built with the
 components' release profile (opt-level "s", LTO, one codegen unit) twice: as a wasm32-wasip2
 component (ring's portable C, compiled by clang) and as a static native Linux binary (ring's
-assembly, chosen at run time by CPU feature: AES-NI, PCLMULQDQ, AVX...). Its workloads, run one
-after another in one invocation, each timed inside the program by std::time::Instant and each
-repeated until it has taken at least MIN_SECS (0.5 s) of timed work (so the fast sides are timed
-over many passes, while under TCG one pass is enough):
+assembly, chosen at run time by CPU feature: AES-NI, PCLMULQDQ, AVX...). The host's AEAD of the
+*-host workloads is, in the component, the morgana:crypto/aead import (wit-bindgen; the host that
+runs the component seals with morgana-keys: RustCrypto's aes-gcm and chacha20poly1305, on AES-NI
+on unix, portable code in the qemu target's kernel) and, natively, morgana-keys called directly
+(built at opt-level 3 as the host builds it, though still linked with the profile's LTO, so
+natively below the host's own speed). Its workloads, run one after another in one invocation,
+each timed inside the program by std::time::Instant and each repeated until it has taken at
+least MIN_SECS (0.5 s) of timed work (so the fast sides are timed over many passes, while under
+TCG one pass is enough):
 
   handshake 50      full TLS 1.3 handshakes in memory, server a morgana-tls Session (its key
                     held by a host that signs with ring: ECDSA P-256), client a rustls client
@@ -25,6 +32,15 @@ over many passes, while under TCG one pass is enough):
   seal 8            ring's AEAD alone (LessSafeKey): each 16 KiB record sealed and opened again,
                     what bulk's two sessions do per record; AES-128-GCM. MB/s
   seal-chacha 8     the same with ChaCha20-Poly1305
+  bulk-host 8       bulk with the server's records sealed by the host: the session made with
+                    morgana-tls's Crypto::with_host_aead, each record and its key crossing into
+                    the host and back (the client's records stay ring's, in the program); the
+                    same suite, work and checksum as bulk. MB/s
+  bulk-host-chacha 8  the same for bulk-chacha
+  seal-host 8       seal by the host's AEAD: each record handed to its seal, the result to its
+                    open; what a record's round trip through the host costs; AES-128-GCM (the
+                    checksum is seal's)
+  seal-host-chacha 8  the same with ChaCha20-Poly1305
   x25519 200        one side of ECDHE: an ephemeral X25519 key, its public key, the agreement
   p256-sign 100     ECDSA P-256 SHA-256 signatures, the host's part of a full handshake
 
@@ -40,11 +56,22 @@ over many passes, while under TCG one pass is enough):
 
 Reported: per workload the medians [min..max] of RUNS runs of the rate on each side, the ratios
 of time per operation wasm/native (unix/native, morgana-vm/linux-vm: above 1, the wasm side is
-slower), the checksums (which must agree across sides and runs), the negotiated parameters, the
-handshake's and bulk's breakdowns, the settings of each side, and what the numbers say about
-moving the primitives out of the component.
+slower; for the *-host workloads, the crossing and the host's build against the same AEAD called
+in-process), the checksums (which must agree across sides and runs, and each *-host workload's
+with its in-component counterpart's), the negotiated parameters, the handshake's and bulk's
+breakdowns, the settings of each side, the placement, and what the numbers say about moving the
+primitives out of the component.
 
-Usage: benches/tls_crypto.py [RUNS]   (default 3; about 2 minutes, 3 with a clean build)
+The placement section is the choice the component makes (records sealed in it, or by the host):
+on each Morgana side (unix: the host's AES-NI; morgana-vm: the kernel's portable code under TCG)
+and for AES-128-GCM and ChaCha20-Poly1305, MB/s with the records in the component (bulk, seal)
+and in the host (bulk-host, seal-host), their ratio host/component (above 1: the host is
+faster) and which is faster: for the whole bulk workload (its client in the same program, opening
+with ring where the program runs), for the server session alone (the bytes over its
+server_secs: what the TLS component itself spends per byte it sends), and for the AEAD alone.
+The closing reading states where records belong from the unix side's server-session figures.
+
+Usage: benches/tls_crypto.py [RUNS]   (default 3; about 3 minutes, 4 with a clean build)
 Needs target/release/morgana (cargo build --release) and clang (ring's C for wasm32; installed
 with apt-get when missing, as root). Installs the Linux peer's Debian packages when missing.
 Writes to target/tls-crypto-bench/ (the peer's vmlinux to target/linux-microvm-peer/). Exits
@@ -82,12 +109,25 @@ WORKLOADS = [
     ("bulk-aes256", 8, "MB/s"),
     ("seal", 8, "MB/s"),
     ("seal-chacha", 8, "MB/s"),
+    ("bulk-host", 8, "MB/s"),
+    ("bulk-host-chacha", 8, "MB/s"),
+    ("seal-host", 8, "MB/s"),
+    ("seal-host-chacha", 8, "MB/s"),
     ("x25519", 200, "ops/s"),
     ("p256-sign", 100, "ops/s"),
 ]
 ARGS = ",".join(f"{w}:{n}" for w, n, _ in WORKLOADS)
 SIDES = ["native", "unix", "linux-vm", "morgana-vm"]
 PAIRS = [("unix", "native"), ("morgana-vm", "linux-vm")]
+# The placement pairs: (AEAD, bulk with records in the component, in the host, the AEAD alone
+# in the component, in the host). Each pair does the same work, so its checksums agree.
+PLACEMENT = [
+    ("AES-128-GCM", "bulk", "bulk-host", "seal", "seal-host"),
+    ("ChaCha20-Poly1305", "bulk-chacha", "bulk-host-chacha", "seal-chacha", "seal-host-chacha"),
+]
+# The sides whose host seals for a wasm component, with what it runs.
+PLACEMENT_SIDES = [("unix", "morgana run's morgana-keys, on AES-NI"),
+                   ("morgana-vm", "the kernel's morgana-keys, portable code, under TCG")]
 # /init of the peer's initramfs. benches/compute.py's build_initramfs installs the binary as
 # /bin/compute; the kernel hands `workload=` (the workload list) and `size=` (MIN_SECS) from its
 # command line to /init as environment variables.
@@ -257,6 +297,8 @@ def versions():
         "rustc": first(["rustc", "--version"]),
         "clang": first(["clang", "--version"]),
         "ring": locked("ring"), "rustls": locked("rustls"), "rcgen": locked("rcgen"),
+        "aes-gcm": locked("aes-gcm"), "chacha20poly1305": locked("chacha20poly1305"),
+        "wit-bindgen": locked("wit-bindgen"),
         "cpu": next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?"),
         "cpu_flags": [f for f in ["aes", "pclmulqdq", "avx", "avx2", "vaes", "vpclmulqdq", "sha_ni"] if f in flags],
         "commit": git("rev-parse", "--short", "HEAD").strip(),
@@ -277,6 +319,9 @@ def print_settings(v, native_file, runs_info, runs, quiet):
     print(f"  rustc       {v['rustc']}; {v['clang']} (ring's C for wasm32)")
     print(f"  crates      ring {v['ring']}, rustls {v['rustls']} (ring provider), rcgen {v['rcgen']}, morgana-tls from the "
           "working tree; the components' release profile (opt-level s, LTO, 1 codegen unit) + panic=abort")
+    print(f"  host AEAD   *-host workloads: in the component, morgana:crypto/aead (wit-bindgen {v['wit-bindgen']}), "
+          f"run by the host's morgana-keys; natively, morgana-keys in-process (aes-gcm {v['aes-gcm']}, "
+          f"chacha20poly1305 {v['chacha20poly1305']}; opt-level 3, but linked with the profile's LTO)")
     print(f"  component   {human(os.path.getsize(COMPONENT))}, wasm32-wasip2 (ring's portable C: bitsliced AES, GHASH "
           f"without carry-less multiply); on unix: morgana's wasmtime {v['wasmtime']} (Cranelift)")
     print(f"  native      {human(os.path.getsize(NATIVE))}, x86_64-unknown-linux-gnu +crt-static (`file`: {native_file}); "
@@ -300,11 +345,11 @@ def print_settings(v, native_file, runs_info, runs, quiet):
 
 def print_results(results):
     print("Rates (medians [min..max]); ratios are of time per operation, wasm/native (above 1: the wasm side is slower)")
-    head = (f"  {'workload':<12} {'unit':<13} {'native':>24} {'unix (wasm)':>24} {'unix/native':>11} "
+    head = (f"  {'workload':<16} {'unit':<13} {'native':>24} {'unix (wasm)':>24} {'unix/native':>11} "
             f"{'Linux VM (native)':>24} {'Morgana VM (wasm)':>24} {'VM ratio':>10}")
     print(head)
     for workload, _, unit in WORKLOADS:
-        print(f"  {workload:<12} {unit:<13} {cell(results, workload, 'native')} {cell(results, workload, 'unix')} "
+        print(f"  {workload:<16} {unit:<13} {cell(results, workload, 'native')} {cell(results, workload, 'unix')} "
               f"{ratio_text(ratio(results, workload, 'unix', 'native'), 11)} {cell(results, workload, 'linux-vm')} "
               f"{cell(results, workload, 'morgana-vm')} {ratio_text(ratio(results, workload, 'morgana-vm', 'linux-vm'))}")
     print()
@@ -312,7 +357,7 @@ def print_results(results):
     for workload, _, _ in WORKLOADS:
         negotiated = sorted({" ".join(f"{k}={r['fields'][k]}" for k in ("version", "suite", "kx") if k in r["fields"])
                              for side in SIDES for r in ok(results, workload, side)} - {""})
-        print(f"  {workload:<12} checksum {checksum_summary(results[workload])}"
+        print(f"  {workload:<16} checksum {checksum_summary(results[workload])}"
               + (f"; {' | '.join(negotiated)}" if negotiated else ""))
     print()
 
@@ -328,16 +373,55 @@ def print_breakdowns(results):
             total = 1000 / rate if rate == rate else float("nan")
             print(f"  {workload:<12} {side:<11} {total:>9.3f} {parts[0]:>9.3f} {parts[1]:>11.3f} {parts[2]:>9.3f}")
     print()
-    print("Where bulk's time goes (ms per MiB, medians): the server session (seal, record framing, its buffers), the "
-          "client (open); the AEAD alone (seal + open, the seal workloads)")
-    print(f"  {'workload':<12} {'side':<11} {'total':>9} {'server':>9} {'client':>9} {'AEAD':>9} {'AEAD share':>11}")
-    for workload, aead in [("bulk", "seal"), ("bulk-chacha", "seal-chacha"), ("bulk-aes256", None)]:
+    print("Where bulk's time goes (ms per MiB, medians): the server session (seal, record framing, its buffers; in "
+          "bulk-host the host's sealing and the crossings), the client (open); the AEAD alone (seal + open, the seal "
+          "workloads)")
+    print(f"  {'workload':<16} {'side':<11} {'total':>9} {'server':>9} {'client':>9} {'AEAD':>9} {'AEAD share':>11}")
+    for workload, aead in [("bulk", "seal"), ("bulk-chacha", "seal-chacha"), ("bulk-aes256", None), ("bulk-host", None),
+                           ("bulk-host-chacha", None)]:
         for side in SIDES:
             per_mib = lambda w: 1.048576 / med_rate(results, w, side) * 1000
             parts = [med_field(results, workload, side, f) * 1000 * 64 for f in ("server_secs", "client_secs")]
             total = per_mib(workload)
             alone = f"{per_mib(aead):>9.2f} {per_mib(aead) / total * 100:>10.0f}%" if aead else f"{'':>9} {'':>11}"
-            print(f"  {workload:<12} {side:<11} {total:>9.2f} {parts[0]:>9.2f} {parts[1]:>9.2f} {alone}")
+            print(f"  {workload:<16} {side:<11} {total:>9.2f} {parts[0]:>9.2f} {parts[1]:>9.2f} {alone}")
+    print()
+
+
+def server_rate(results, workload, side):
+    """Median over runs of the server session's MB/s: the bytes over its server_secs."""
+    return compute.med([int(r["fields"]["bytes"]) / 1e6 / float(r["fields"]["server_secs"])
+                        for r in ok(results, workload, side) if float(r["fields"].get("server_secs", 0)) > 0])
+
+
+def placement(results, side, in_component, in_host, rate=med_rate):
+    """(MB/s with the records in the component, in the host, host/component), by `rate`."""
+    component, host = rate(results, in_component, side), rate(results, in_host, side)
+    return component, host, host / component if component == component and host == host and component else float("nan")
+
+
+def faster_text(speedup):
+    if speedup != speedup:
+        return "n/a"
+    return f"host {speedup:.1f}x" if speedup >= 1 else f"component {1 / speedup:.1f}x"
+
+
+def print_placement(results):
+    print("Placement: records sealed in the component (bulk, seal: ring in wasm) or by the host through "
+          "morgana:crypto/aead (bulk-host, seal-host: each record and its key cross to the host and back); MB/s, "
+          "medians; host/component is the ratio of the rates (above 1: the host is faster)")
+    print(f"  {'side':<11} {'AEAD':<18} {'measured':<38} {'in component':>12} {'by the host':>12} "
+          f"{'host/component':>15}  faster")
+    for side, host in PLACEMENT_SIDES:
+        for aead, bulk, bulk_host, seal, seal_host in PLACEMENT:
+            rows = [("bulk, whole workload (client in wasm)", placement(results, side, bulk, bulk_host)),
+                    ("bulk, server session alone", placement(results, side, bulk, bulk_host, server_rate)),
+                    ("AEAD alone, seal + open", placement(results, side, seal, seal_host))]
+            for i, (what, (component, in_host, speedup)) in enumerate(rows):
+                label = (side, aead) if i == 0 else ("", "")
+                print(f"  {label[0]:<11} {label[1]:<18} {what:<38} {rate_text(component):>12} {rate_text(in_host):>12} "
+                      f"{ratio_text(None if speedup != speedup else speedup, 15)}  {faster_text(speedup)}")
+        print(f"  {'':<11} (the host here: {host})")
     print()
 
 
@@ -365,22 +449,17 @@ def conclusion(results):
     ecdhe, ecdhe_native = 1000 / r("x25519", "unix"), 1000 / r("x25519", "native")
     server_in_production = server - sign + sign_native
     ecdhe_saving = (ecdhe - ecdhe_native) / server_in_production
-    move_aead = cost >= 0.5
     lines = [
         f"Record protection. AES-128-GCM in wasm (ring's portable C: bitsliced AES, GHASH without a carry-less multiply) "
         f"seals and opens at {r('seal', 'unix'):.0f} MB/s against {r('seal', 'native'):.0f} MB/s natively "
         f"({r('seal', 'native') / r('seal', 'unix'):.0f}x), and is {share * 100:.0f}% of the component's bulk time: keeping "
-        f"it in the component costs {cost * 100:.0f}% of bulk throughput ({r('bulk', 'unix'):.0f} MB/s now, at most "
-        f"{bound:.0f} MB/s with a native AEAD and free crossings, the session's own record handling in wasm then being the "
-        f"bound; a rough figure, the difference of two medians). ChaCha20-Poly1305 is closer ({r('seal-chacha', 'native') / r('seal-chacha', 'unix'):.1f}x; "
+        f"it in the component costs {cost * 100:.0f}% of bulk throughput ({r('bulk', 'unix'):.0f} MB/s with the "
+        f"records sealed and opened in wasm, at most {bound:.0f} MB/s with both sessions' AEAD native and free "
+        f"crossings, the session's own record handling in wasm then being the bound; a rough figure, the difference of two medians). ChaCha20-Poly1305 is closer ({r('seal-chacha', 'native') / r('seal-chacha', 'unix'):.1f}x; "
         f"{share_c * 100:.0f}% of its bulk time, a {cost_c * 100:.0f}% cost, bound {bound_c:.0f} MB/s), and already gives "
         f"the component {r('bulk-chacha', 'unix') / r('bulk', 'unix'):.1f}x the AES-128-GCM rate; AES-256-GCM, which "
-        f"clients with AES instructions prefer, moves {r('bulk-aes256', 'unix'):.0f} MB/s. "
-        + (f"The numbers support running the AEAD natively in the host, behind an interface that seals and opens whole "
-           f"records (a {1 / (1 - cost):.1f}x bound on AES-GCM bulk, less the cost of the crossings, which this does not "
-           "measure); until then, the component prefers ChaCha20-Poly1305 in wasm (morgana-tls's provider)."
-           if move_aead else
-           "The numbers do not make the case for an interface: the AEAD is not most of the component's bulk time."),
+        f"clients with AES instructions prefer, moves {r('bulk-aes256', 'unix'):.0f} MB/s.",
+        placement_reading(results),
         f"Handshakes. A TLS 1.3 handshake costs the wasm server {server:.2f} ms; the ECDSA P-256 signature is "
         f"{sign:.2f} ms of it when signed in wasm, {sign_native:.3f} ms natively (in production the host signs: the "
         f"design already has it outside), and one side of the X25519 ECDHE is {ecdhe:.3f} ms ({ecdhe_native:.3f} ms "
@@ -405,8 +484,63 @@ def conclusion(results):
             f"{share_vm * 100:.0f}% of the Morgana VM's bulk time, a {cost_vm * 100:.0f}% cost; X25519 "
             f"{r('x25519', 'linux-vm') / r('x25519', 'morgana-vm'):.1f}x. QEMU emulates the native side's AES-NI, "
             "PCLMULQDQ and AVX instruction by instruction, so these ratios say little about hardware: the host pair is "
-            "the one to decide on.")
+            "the one to decide on."
+            + vm_placement_reading(results))
     return lines
+
+
+# How far apart two rates must be for one placement to count as faster.
+EVEN = 1.05
+
+
+def placement_reading(results):
+    """Where records belong, from the unix side: the server session's MB/s with its records
+    sealed in the component and by the host (what the TLS component spends per byte it sends),
+    for each AEAD; the whole workload and a record's round trip through the host beside."""
+    r = lambda w, s: med_rate(results, w, s)
+    measured = {aead: placement(results, "unix", bulk, bulk_host, server_rate)
+                for aead, bulk, bulk_host, _, _ in PLACEMENT}
+    if any(speedup != speedup for _, _, speedup in measured.values()):
+        return "Placement. bulk and bulk-host were not both measured on unix: no reading of where records belong."
+    figures = []
+    for aead, bulk, bulk_host, seal, seal_host in PLACEMENT:
+        component, host, speedup = measured[aead]
+        figures.append(
+            f"{aead} at {host:.0f} MB/s against {component:.0f} MB/s sealing them itself ({faster_text(speedup)} "
+            f"faster; the whole bulk workload, whose client still opens in wasm, {r(bulk, 'unix'):.0f} -> "
+            f"{r(bulk_host, 'unix'):.0f} MB/s; a record's round trip through the host, seal + open, "
+            f"{r(seal_host, 'unix'):.0f} MB/s against {r(seal_host, 'native'):.0f} MB/s in-process natively and "
+            f"{r(seal, 'unix'):.0f} MB/s in wasm)")
+    where = {aead: "host" if speedup >= EVEN else "component" if speedup <= 1 / EVEN else "even"
+             for aead, (_, _, speedup) in measured.items()}
+    in_host = [aead for aead in where if where[aead] == "host"]
+    in_component = [aead for aead in where if where[aead] == "component"]
+    even = [aead for aead in where if where[aead] == "even"]
+    if len(in_host) == len(where):
+        verdict = ("So, measured, the records belong in the host for both AEADs: the crossings cost less than the "
+                   "host's AEAD saves (Crypto::with_host_aead, as components/tls has them).")
+    elif len(in_component) == len(where):
+        verdict = ("So, measured, the records belong in the component: the crossings cost more than the host's AEAD "
+                   "saves (Crypto::in_component; components/tls seals them in the host).")
+    else:
+        verdict = "So, measured: " + "; ".join(
+            part for part in [f"in the host for {' and '.join(in_host)}" if in_host else "",
+                              f"in the component for {' and '.join(in_component)}" if in_component else "",
+                              f"no difference beyond {(EVEN - 1) * 100:.0f}% for {' and '.join(even)}" if even else ""]
+            if part) + "."
+    return ("Placement, measured on unix. With its records sealed by the host through morgana:crypto/aead "
+            "(bulk-host), the component's server session sends " + "; and ".join(figures) + ". " + verdict)
+
+
+def vm_placement_reading(results):
+    """The placement pairs in the Morgana VM, whose kernel seals with portable code under TCG."""
+    measured = [(aead, *placement(results, "morgana-vm", bulk, bulk_host, server_rate))
+                for aead, bulk, bulk_host, _, _ in PLACEMENT]
+    if any(speedup != speedup for *_, speedup in measured):
+        return ""
+    return (" In the Morgana VM the kernel seals with RustCrypto's portable code: the server session sends "
+            + ", ".join(f"{aead} at {host:.1f} MB/s by the host against {component:.1f} MB/s in the component "
+                        f"({faster_text(speedup)} faster)" for aead, component, host, speedup in measured) + ".")
 
 
 def problems(results):
@@ -422,6 +556,11 @@ def problems(results):
         negotiated = {(r["fields"].get("suite"), r["fields"].get("kx")) for side in SIDES for r in ok(results, workload, side)}
         if len(negotiated) > 1:
             fatal.append(f"{workload}: the sides negotiated differently: {sorted(negotiated)}")
+    for _, bulk, bulk_host, seal, seal_host in PLACEMENT:
+        for in_component, in_host in [(bulk, bulk_host), (seal, seal_host)]:
+            sums = {r["checksum"] for w in (in_component, in_host) for side in SIDES for r in ok(results, w, side)}
+            if len(sums) > 1:
+                fatal.append(f"{in_host}: its checksums differ from {in_component}'s: the same work was not done")
     return fatal, notes
 
 
@@ -473,6 +612,7 @@ def main():
     print_settings(settings, native_file, runs_info, runs, quiet)
     print_results(results)
     print_breakdowns(results)
+    print_placement(results)
     print("What the numbers say")
     for line in conclusion(results):
         print(textwrap.fill(line, 112, initial_indent="  ", subsequent_indent="  "))

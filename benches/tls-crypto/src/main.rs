@@ -16,6 +16,14 @@
 //!                         record sealed (seal_in_place_append_tag) and opened again, as bulk's
 //!                         two sessions do; AES-128-GCM
 //!     seal-chacha[:MIB]   the same with ChaCha20-Poly1305
+//!     bulk-host[:MIB]     bulk with the server's records sealed by the host ([`host_aead`]):
+//!                         the server session made with `Crypto::with_host_aead`, the rest as
+//!                         in bulk (same suite, same client, same checksum)
+//!     bulk-host-chacha[:MIB]  the same as bulk-chacha
+//!     seal-host[:MIB]     seal with the host's AEAD: each record handed to the host's `seal`
+//!                         and its result to the host's `open`, with the key, nonce and AAD of
+//!                         seal (same checksum); what a record's crossing costs; AES-128-GCM
+//!     seal-host-chacha[:MIB]  the same with ChaCha20-Poly1305
 //!     x25519[:N]          N times one side of an ECDHE exchange: an ephemeral X25519 key, its
 //!                         public key, the agreement with a peer's (default 200)
 //!     p256-sign[:N]       N ECDSA P-256 SHA-256 signatures (default 100), what the host does
@@ -27,27 +35,40 @@
 //!
 //! The server side of every session is a `morgana_tls::Session`, as the TLS component runs it;
 //! its key is held by a host (this program's [`Host`], which signs with ring as the core's tests
-//! do). The client is a rustls `ClientConnection` with the same ring provider, offering only
-//! X25519 and one suite: in the bulk workloads the one the workload names, in the handshakes
-//! ChaCha20-Poly1305 (which morgana-tls's server prefers in wasm, so every side negotiates the
-//! same); morgana-tls's options have no cipher-suite choice. Resumption is off on
-//! both ends. The certificate (a CA and an ECDSA P-256 leaf for `localhost`, valid from 1970) is
-//! made at start with rcgen, outside the timing.
+//! do). Its records are sealed and opened in the session with ring (`Crypto::in_component`), or
+//! in the *-host workloads by the host's AEAD ([`host_aead`]): compiled to wasm, the
+//! `morgana:crypto/aead` import, so the records cross into the host that runs the component
+//! (`morgana run --target unix`: RustCrypto on AES-NI; the qemu target's kernel: RustCrypto's
+//! portable code); compiled natively, `morgana_keys::aead` called in-process, what that host
+//! runs behind the import, without the crossing (but optimized as this program is linked, not
+//! as the host is built: see Cargo.toml). The interface keeps nothing between calls, so the
+//! host's key schedule runs on every record, which the *-host workloads include. The client is
+//! a rustls `ClientConnection` with the same ring provider, offering only X25519 and one suite:
+//! in the bulk workloads the one the workload names, in the handshakes ChaCha20-Poly1305 (which
+//! morgana-tls's server prefers in wasm, so every side negotiates the same); morgana-tls's
+//! options have no cipher-suite choice. The client's records are always ring's, in this
+//! program. Resumption is off on both ends. The certificate (a CA and an ECDSA P-256 leaf for
+//! `localhost`, valid from 1970) is made at start with rcgen, outside the timing.
 //!
-//! For each workload it prints, timed by `std::time::Instant` around the workload alone (summed
-//! over the passes):
+//! It first prints `tls-crypto: arch=A cpu=FEATURES host_aead=ALGORITHMS min_secs=S`, the
+//! host's AEADs fastest first as the host says; then for each workload, timed by
+//! `std::time::Instant` around the workload alone (summed over the passes):
 //!
 //!     NAME ops=N secs=S n=N passes=P [key=value ...]
 //!     NAME checksum=HEX
 //!
 //! `ops` counts handshakes, 16 KiB records or operations over all passes; `bytes=` gives the
-//! data of bulk and seal. Handshakes and bulk add the negotiated `version=`, `suite=`, `kx=`
-//! and the seconds spent in the server session (`server_secs=`, the host's signing included),
-//! in the host's signing (`sign_secs=`, handshakes) and in the client (`client_secs=`). The
-//! checksum depends only on the workload and N: the same on every target when the same work was
-//! done.
+//! data of bulk and seal (and of their *-host variants). Handshakes and bulk add the negotiated
+//! `version=`, `suite=`, `kx=` and the seconds spent in the server session (`server_secs=`: the
+//! host's signing included, and in bulk-host the host's sealing with its crossings), in the
+//! host's signing (`sign_secs=`, handshakes) and in the client (`client_secs=`). The checksum
+//! depends only on the workload and N: the same on every target when the same work was done,
+//! and a *-host workload's the same as its in-component counterpart's.
 
-#![forbid(unsafe_code)]
+// Denied, not forbidden: the wit-bindgen bindings of `host_aead` allow it for themselves.
+#![deny(unsafe_code)]
+
+mod host_aead;
 
 use std::io::{ErrorKind as IoErrorKind, Read, Write};
 use std::process::ExitCode;
@@ -55,7 +76,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
-use morgana_tls::{HostKey, HostKeys, ServerConfig, ServerOptions, Session, SignFailure, SignatureScheme, Version};
+use morgana_tls::{
+    AeadAlgorithm, Crypto, HostAead, HostKey, HostKeys, ServerConfig, ServerOptions, Session, SignFailure,
+    SignatureScheme, Version,
+};
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 use ring::aead::{self, Aad, LessSafeKey, Nonce, UnboundKey};
 use ring::agreement;
@@ -138,11 +162,14 @@ impl HostKeys for Host {
     }
 }
 
-/// A CA, the host with a leaf key it issued for `localhost`, and the server configuration.
+/// A CA, the host with a leaf key it issued for `localhost`, the host's AEAD, and the server
+/// configurations: records sealed in the session, and by the host.
 struct Setup {
     ca: Vec<u8>,
     host: Arc<Host>,
+    aead: Arc<dyn HostAead>,
     server: ServerConfig,
+    server_host_records: ServerConfig,
 }
 
 impl Setup {
@@ -164,7 +191,12 @@ impl Setup {
             .expect("ring reads rcgen's key");
         let host = Arc::new(Host { pair, chain: vec![leaf.der().to_vec()], rng, signing_nanos: AtomicU64::new(0) });
         let server = ServerConfig::new(host.clone(), &ServerOptions::default()).expect("a server configuration");
-        Setup { ca, host, server }
+        // Made once: `Crypto::with_host_aead` leaks its suite tables.
+        let aead = host_aead::host_aead();
+        let server_host_records =
+            ServerConfig::with_crypto(host.clone(), &Crypto::with_host_aead(aead.clone()), &ServerOptions::default())
+                .expect("a server configuration with the host's AEAD");
+        Setup { ca, host, aead, server, server_host_records }
     }
 
     /// A client offering `version`, X25519 only, and `suite` only when given; no resumption.
@@ -335,10 +367,17 @@ fn handshakes(setup: &Setup, version: Version, n: usize) -> Result<Outcome, Stri
     })
 }
 
-fn bulk(setup: &Setup, suite: rustls::SupportedCipherSuite, mib: usize) -> Result<Outcome, String> {
+/// MIB MiB from a session of `server` (records sealed in it, or by the host) to a client
+/// offering `suite` only.
+fn bulk(
+    setup: &Setup,
+    server: &ServerConfig,
+    suite: rustls::SupportedCipherSuite,
+    mib: usize,
+) -> Result<Outcome, String> {
     let config = setup.client(Version::Tls13, Some(suite));
     let mut client = connect(&config);
-    let mut server = setup.server.accept();
+    let mut server = server.accept();
     let mut sides = Sides::default();
     pump(&mut client, &mut server, &mut sides, |_| ())?;
     let suite = server.info().ok_or("the handshake did not finish")?.cipher_suite;
@@ -380,12 +419,98 @@ fn bulk(setup: &Setup, suite: rustls::SupportedCipherSuite, mib: usize) -> Resul
     })
 }
 
-fn seal(algorithm: &'static aead::Algorithm, mib: usize) -> Result<Outcome, String> {
-    let key_bytes: Vec<u8> = (0..algorithm.key_len() as u8).collect();
-    let key = LessSafeKey::new(UnboundKey::new(algorithm, &key_bytes).map_err(|_| "the AEAD key")?);
+/// One AEAD with its key, as the seal workloads use it.
+trait Records {
+    /// Seals `record` under `nonce` and `header`, its tag appended.
+    fn seal(&self, nonce: [u8; aead::NONCE_LEN], header: [u8; 5], record: &mut Vec<u8>) -> Result<(), &'static str>;
+    /// Opens what `seal` made of `record`: its plaintext.
+    fn open<'a>(
+        &self,
+        nonce: [u8; aead::NONCE_LEN],
+        header: [u8; 5],
+        record: &'a mut Vec<u8>,
+    ) -> Result<&'a [u8], &'static str>;
+}
+
+/// The key of the seal workloads: bytes 0, 1, 2...
+fn seal_key(algorithm: AeadAlgorithm) -> Vec<u8> {
+    (0..ring_algorithm(algorithm).key_len() as u8).collect()
+}
+
+fn ring_algorithm(algorithm: AeadAlgorithm) -> &'static aead::Algorithm {
+    match algorithm {
+        AeadAlgorithm::Aes128Gcm => &aead::AES_128_GCM,
+        AeadAlgorithm::Aes256Gcm => &aead::AES_256_GCM,
+        AeadAlgorithm::ChaCha20Poly1305 => &aead::CHACHA20_POLY1305,
+    }
+}
+
+/// ring's AEAD in this program, in place, as rustls's sessions use it.
+struct RingRecords(LessSafeKey);
+
+impl RingRecords {
+    fn new(algorithm: AeadAlgorithm) -> Result<RingRecords, String> {
+        let key = UnboundKey::new(ring_algorithm(algorithm), &seal_key(algorithm)).map_err(|_| "the AEAD key")?;
+        Ok(RingRecords(LessSafeKey::new(key)))
+    }
+}
+
+impl Records for RingRecords {
+    fn seal(&self, nonce: [u8; aead::NONCE_LEN], header: [u8; 5], record: &mut Vec<u8>) -> Result<(), &'static str> {
+        self.0
+            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(header), record)
+            .map_err(|_| "seal failed")
+    }
+
+    fn open<'a>(
+        &self,
+        nonce: [u8; aead::NONCE_LEN],
+        header: [u8; 5],
+        record: &'a mut Vec<u8>,
+    ) -> Result<&'a [u8], &'static str> {
+        let opened = self.0.open_in_place(Nonce::assume_unique_for_key(nonce), Aad::from(header), record);
+        opened.map(|plaintext| &*plaintext).map_err(|_| "does not open")
+    }
+}
+
+/// The host's AEAD: each record handed over with the key and the result taken back, as
+/// morgana-tls's records sealed by the host are.
+struct HostRecords {
+    host: Arc<dyn HostAead>,
+    algorithm: AeadAlgorithm,
+    key: Vec<u8>,
+}
+
+impl HostRecords {
+    fn new(host: &Arc<dyn HostAead>, algorithm: AeadAlgorithm) -> HostRecords {
+        HostRecords { host: Arc::clone(host), algorithm, key: seal_key(algorithm) }
+    }
+}
+
+impl Records for HostRecords {
+    fn seal(&self, nonce: [u8; aead::NONCE_LEN], header: [u8; 5], record: &mut Vec<u8>) -> Result<(), &'static str> {
+        *record =
+            self.host.seal(self.algorithm, &self.key, &nonce, &header, record).map_err(|_| "the host's seal failed")?;
+        Ok(())
+    }
+
+    fn open<'a>(
+        &self,
+        nonce: [u8; aead::NONCE_LEN],
+        header: [u8; 5],
+        record: &'a mut Vec<u8>,
+    ) -> Result<&'a [u8], &'static str> {
+        *record = self.host.open(self.algorithm, &self.key, &nonce, &header, record).map_err(|_| "does not open")?;
+        Ok(record)
+    }
+}
+
+/// MIB MiB of 16 KiB records, each sealed by `cipher` under its own nonce with a TLS 1.3 record
+/// header as AAD, and opened again: what bulk's two sessions do per record, without them.
+fn seal(cipher: &impl Records, mib: usize) -> Result<Outcome, String> {
     let data = data();
     let records = mib * MIB / RECORD;
-    let mut record = Vec::with_capacity(RECORD + algorithm.tag_len());
+    let mut record = Vec::with_capacity(RECORD + 16);
     let mut hash = FOLD_START;
     let began = Instant::now();
     for index in 0..records {
@@ -394,12 +519,9 @@ fn seal(algorithm: &'static aead::Algorithm, mib: usize) -> Result<Outcome, Stri
         let header = [0x17, 0x03, 0x03, ((RECORD + 16) >> 8) as u8, (RECORD + 16) as u8];
         let mut nonce = [0u8; aead::NONCE_LEN];
         nonce[4..].copy_from_slice(&(index as u64).to_be_bytes());
-        key.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(header), &mut record)
-            .map_err(|_| "seal failed")?;
+        cipher.seal(nonce, header, &mut record).map_err(|e| format!("record {index}: {e}"))?;
         hash = fold(hash, u64::from_le_bytes(record[RECORD..RECORD + 8].try_into().unwrap()));
-        let opened = key
-            .open_in_place(Nonce::assume_unique_for_key(nonce), Aad::from(header), &mut record)
-            .map_err(|_| format!("record {index} does not open"))?;
+        let opened = cipher.open(nonce, header, &mut record).map_err(|e| format!("record {index} {e}"))?;
         hash = fold_record(hash, opened);
     }
     let elapsed = began.elapsed();
@@ -448,7 +570,8 @@ fn parse(arg: &str) -> Option<(&str, usize)> {
     };
     let default = match name {
         "handshake" | "handshake12" => 50,
-        "bulk" | "bulk-chacha" | "bulk-aes256" | "seal" | "seal-chacha" => 8,
+        "bulk" | "bulk-chacha" | "bulk-aes256" | "seal" | "seal-chacha" | "bulk-host" | "bulk-host-chacha"
+        | "seal-host" | "seal-host-chacha" => 8,
         "x25519" => 200,
         "p256-sign" => 100,
         _ => return None,
@@ -473,14 +596,22 @@ fn features() -> String {
 }
 
 fn pass(setup: &Setup, name: &str, n: usize) -> Result<Outcome, String> {
+    use AeadAlgorithm::{Aes128Gcm, ChaCha20Poly1305};
+    use rustls::crypto::ring::cipher_suite::{
+        TLS13_AES_128_GCM_SHA256, TLS13_AES_256_GCM_SHA384, TLS13_CHACHA20_POLY1305_SHA256,
+    };
     match name {
         "handshake" => handshakes(setup, Version::Tls13, n),
         "handshake12" => handshakes(setup, Version::Tls12, n),
-        "bulk" => bulk(setup, rustls::crypto::ring::cipher_suite::TLS13_AES_128_GCM_SHA256, n),
-        "bulk-chacha" => bulk(setup, rustls::crypto::ring::cipher_suite::TLS13_CHACHA20_POLY1305_SHA256, n),
-        "bulk-aes256" => bulk(setup, rustls::crypto::ring::cipher_suite::TLS13_AES_256_GCM_SHA384, n),
-        "seal" => seal(&aead::AES_128_GCM, n),
-        "seal-chacha" => seal(&aead::CHACHA20_POLY1305, n),
+        "bulk" => bulk(setup, &setup.server, TLS13_AES_128_GCM_SHA256, n),
+        "bulk-chacha" => bulk(setup, &setup.server, TLS13_CHACHA20_POLY1305_SHA256, n),
+        "bulk-aes256" => bulk(setup, &setup.server, TLS13_AES_256_GCM_SHA384, n),
+        "bulk-host" => bulk(setup, &setup.server_host_records, TLS13_AES_128_GCM_SHA256, n),
+        "bulk-host-chacha" => bulk(setup, &setup.server_host_records, TLS13_CHACHA20_POLY1305_SHA256, n),
+        "seal" => seal(&RingRecords::new(Aes128Gcm)?, n),
+        "seal-chacha" => seal(&RingRecords::new(ChaCha20Poly1305)?, n),
+        "seal-host" => seal(&HostRecords::new(&setup.aead, Aes128Gcm), n),
+        "seal-host-chacha" => seal(&HostRecords::new(&setup.aead, ChaCha20Poly1305), n),
         "x25519" => x25519(n),
         _ => p256_sign(setup, n),
     }
@@ -508,8 +639,9 @@ fn measure(setup: &Setup, name: &str, n: usize, min_secs: f64) -> Result<(Outcom
 }
 
 const USAGE: &str = "usage: tls-crypto [--min-secs=S] WORKLOAD[:N] ...
-  handshake handshake12 (N handshakes; 50), bulk bulk-chacha bulk-aes256 seal seal-chacha (N MiB; 8),
-  x25519 (N agreements; 200), p256-sign (N signatures; 100); each repeated until S seconds (0.3)";
+  handshake handshake12 (N handshakes; 50), bulk bulk-chacha bulk-aes256 seal seal-chacha bulk-host
+  bulk-host-chacha seal-host seal-host-chacha (N MiB; 8), x25519 (N agreements; 200),
+  p256-sign (N signatures; 100); each repeated until S seconds (0.3)";
 
 fn main() -> ExitCode {
     let mut min_secs = 0.3;
@@ -537,8 +669,9 @@ fn main() -> ExitCode {
         eprintln!("{USAGE}");
         return ExitCode::from(2);
     }
-    println!("tls-crypto: {} min_secs={min_secs}", features());
     let setup = Setup::new();
+    let host_aead: Vec<&str> = setup.aead.algorithms().into_iter().map(host_aead::name).collect();
+    println!("tls-crypto: {} host_aead={} min_secs={min_secs}", features(), host_aead.join(","));
     let mut failed = false;
     for (name, n) in workloads {
         match measure(&setup, &name, n, min_secs) {
