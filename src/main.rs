@@ -127,11 +127,16 @@ struct RunOptions {
     /// first, and the private key; one file may hold both
     #[arg(long = "key", value_name = "NAME=CERT[,KEY]")]
     keys: Vec<String>,
+    /// unix target, for a component that exports `wasi:http/incoming-handler` (a `wasi:http`
+    /// proxy, as `wasmtime serve` serves): the address to serve HTTP on
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8080")]
+    listen: std::net::SocketAddr,
     /// The application's `argv[0]` (by default the composed component's file name, as
     /// `wasmtime run` gives it)
     #[arg(long, value_name = "NAME")]
     argv0: Option<String>,
-    /// Stop the application after this long (e.g. 500ms, 30s, 5m); overrides [run] timeout
+    /// Stop the application after this long (e.g. 500ms, 30s, 5m); overrides [run] timeout.
+    /// For a served wasi:http handler: how long each request may take
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     timeout: Option<u64>,
     /// qemu target: the VM's memory (e.g. 64M, 1G); overrides [run] memory

@@ -1,4 +1,5 @@
-//! Running on the unix target: the composed component under wasmtime, as this process.
+//! Running on the unix target: the composed component under wasmtime, as this process: its
+//! `wasi:cli/run`, or, for a `wasi:http/incoming-handler`, an HTTP server calling it.
 
 use std::time::Duration;
 
@@ -36,21 +37,36 @@ pub fn run(
         let (host, guest) = crate::parse_dir(dir);
         preopens.push(morgana_unix::Preopen { host: host.into(), guest: guest.into(), read_only: false });
     }
-    let config = morgana_unix::RunConfig {
-        program: argv0.unwrap_or_else(|| format!("{}.wasm", app.name)),
-        stdin: app.stdin == morgana_compose::manifest::StdinMode::Inherit,
-        preopens,
-        args,
-        env: merge_env(app.env, env),
-        network: options.network || app.network,
-        timeout: options.timeout.or(app.timeout_ms).map(Duration::from_millis),
-        keys: crate::keys::load(&crate::keys::specs(&app.keys, &options.keys)?)?,
-    };
+    let program = argv0.unwrap_or_else(|| format!("{}.wasm", app.name));
+    let env = merge_env(app.env.clone(), env);
+    let network = options.network || app.network;
+    let timeout = options.timeout.or(app.timeout_ms).map(Duration::from_millis);
+    let keys = crate::keys::load(&crate::keys::specs(&app.keys, &options.keys)?)?;
     if !options.publish.is_empty() {
         report::note(
             "-p/--publish applies to the qemu target; on unix the application listens on this machine's ports directly",
         );
     }
+    let exports = morgana_compose::ComponentInfo::read(bytes)?.exports;
+    if morgana_unix::is_http_handler(exports.iter().map(|e| e.name.as_str())) {
+        if !args.is_empty() {
+            report::note("a served wasi:http handler takes no arguments; the ones given are ignored");
+        }
+        let config =
+            morgana_unix::ServeConfig { listen: options.listen, program, env, preopens, network, timeout, keys };
+        morgana_unix::serve(bytes, config)?;
+        return Ok(0);
+    }
+    let config = morgana_unix::RunConfig {
+        program,
+        stdin: app.stdin == morgana_compose::manifest::StdinMode::Inherit,
+        preopens,
+        args,
+        env,
+        network,
+        timeout,
+        keys,
+    };
     let exit = morgana_unix::Runner::new()?.run(bytes, config)?;
     match &exit {
         morgana_unix::Exit::Trap { message, backtrace } => report::trap(message, backtrace.as_deref()),

@@ -7,7 +7,9 @@
 //! example is covered here without a new test. A server listens on the port in its `PORT`
 //! environment variable (over UDP for the udp and dns protocols, and TCP as well for dns), or
 //! for https in `HTTPS_PORT`, with plain HTTP off; curl trusts the example's development
-//! certificate (`target/morgana/keys/site.crt`).
+//! certificate (`target/morgana/keys/site.crt`). A `wasi-http` example is a served
+//! `wasi:http/incoming-handler`: it listens where `--listen` says, is driven with curl, and runs
+//! until interrupted, so it gets SIGINT after its requests.
 //!
 //! `cargo test --release --test examples -- --ignored pin` writes `expected.txt` from the unix
 //! target, for a new example or a deliberate change; read what it wrote before committing it.
@@ -73,8 +75,11 @@ fn exercise(example: &Path, target: &str, host_port: u16) -> Run {
 
     // A server listens on $PORT: a free port of this machine on unix, the same port inside the
     // VM on qemu, forwarded from this machine (so both print the same).
+    let served_handler = client.protocol == "wasi-http";
     if client.protocol == "https" {
         args.extend(["--env".into(), format!("HTTPS_PORT={host_port}"), "--env".into(), "HTTP_ADDR=off".into()]);
+    } else if served_handler {
+        args.extend(["--listen".into(), format!("127.0.0.1:{host_port}")]);
     } else {
         args.extend(["--env".into(), format!("PORT={host_port}")]);
     }
@@ -98,10 +103,11 @@ fn exercise(example: &Path, target: &str, host_port: u16) -> Run {
         .spawn()
         .unwrap();
     // Wait until the server says it listens (it prints a line with "listening"), so that no
-    // request is sent before it can be answered.
+    // request is sent before it can be answered. A served handler prints nothing: the client
+    // retries its first request until it is answered.
     let mut stdout_pipe = std::io::BufReader::new(child.stdout.take().unwrap());
     let mut stdout = String::new();
-    loop {
+    while !served_handler {
         let mut line = String::new();
         if std::io::BufRead::read_line(&mut stdout_pipe, &mut line).unwrap_or(0) == 0 {
             break; // it exited; what it printed on stderr will say why
@@ -112,7 +118,7 @@ fn exercise(example: &Path, target: &str, host_port: u16) -> Run {
         }
     }
     let answers = match client.protocol.as_str() {
-        "http" => http_client(&format!("http://127.0.0.1:{host_port}"), &[], &client.requests),
+        "http" | "wasi-http" => http_client(&format!("http://127.0.0.1:{host_port}"), &[], &client.requests),
         "https" => {
             let certificate = example.join("target/morgana/keys/site.crt").display().to_string();
             http_client(&format!("https://127.0.0.1:{host_port}"), &["--cacert", &certificate], &client.requests)
@@ -121,6 +127,9 @@ fn exercise(example: &Path, target: &str, host_port: u16) -> Run {
         "dns" => dns_client(host_port, &client.requests),
         other => panic!("{name}/check.toml: unknown protocol {other}"),
     };
+    if served_handler {
+        let _ = Command::new("kill").args(["-s", "INT", &child.id().to_string()]).status();
+    }
     let deadline = Instant::now() + Duration::from_secs(120);
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {

@@ -7,7 +7,7 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -28,21 +28,6 @@ fn static_site(target: &str, env: &[&str], requests: usize) -> (Server, u16) {
     }
     args.extend(["--", "--requests", &requests]);
     (Server::start(&args), port)
-}
-
-/// `curl -sS -i ARGS URL…`: the responses' heads and bodies, CRLF turned into LF.
-fn curl(args: &[&str]) -> String {
-    let out = Command::new("curl").args(["-sS", "-i", "--max-time", "30"]).args(args).output().unwrap();
-    assert!(out.status.success(), "curl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n")
-}
-
-/// The value of header `name` in a response head printed by `curl -i`.
-fn header<'a>(response: &'a str, name: &str) -> Option<&'a str> {
-    response.lines().take_while(|l| !l.is_empty()).find_map(|line| {
-        let (key, value) = line.split_once(':')?;
-        key.eq_ignore_ascii_case(name).then(|| value.trim())
-    })
 }
 
 fn site_file(path: &str) -> String {

@@ -49,6 +49,8 @@ pub const KNOWN_PACKAGES: &[HostPackage] = &[
             "ip-name-lookup",
         ],
     },
+    // HTTP, as wasmtime-wasi-http provides it: what a wasi:http/proxy component imports.
+    HostPackage { name: "wasi:http", line: WASI_VERSION_LINE, interfaces: &["types", "outgoing-handler"] },
     // The host's private keys and native AEAD, used by the TLS component (wit/crypto/).
     HostPackage { name: "morgana:crypto", line: "0.1", interfaces: &["signing", "aead"] },
 ];

@@ -270,17 +270,20 @@ pub fn unsatisfied_hint(nodes: &[Node<'_>], import: &str, host: &HostInterfaces)
     )
 }
 
+/// What an application exports: a command's `run`, or a handler `morgana run` serves.
+const APPLICATION_EXPORTS: [&str; 2] = ["wasi:cli/run", "wasi:http/incoming-handler"];
+
 fn infer_main(nodes: &[Node<'_>], edges: &[Vec<usize>]) -> Result<usize, WiringError> {
     let used: Vec<bool> = (0..nodes.len()).map(|i| edges.iter().any(|e| e.contains(&i))).collect();
     let roots: Vec<usize> = (0..nodes.len()).filter(|i| !used[*i]).collect();
     if let [only] = roots.as_slice() {
         return Ok(*only);
     }
-    // Among several roots, a single command is the application.
+    // Among several roots, a single command (or served wasi:http handler) is the application.
     let commands: Vec<usize> = roots
         .iter()
         .copied()
-        .filter(|&i| nodes[i].info.exports.iter().any(|e| split_version(&e.name).0 == "wasi:cli/run"))
+        .filter(|&i| nodes[i].info.exports.iter().any(|e| APPLICATION_EXPORTS.contains(&split_version(&e.name).0)))
         .collect();
     if let [only] = commands.as_slice() {
         return Ok(*only);

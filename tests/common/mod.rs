@@ -146,7 +146,44 @@ impl Server {
     }
 
     /// Starts `command` (in a process group of its own) and waits until it listens.
-    pub fn start_command(mut command: Command) -> Server {
+    pub fn start_command(command: Command) -> Server {
+        let mut server = Server::spawn(command);
+        let mut line = String::new();
+        while !line.contains("listening") {
+            line.clear();
+            if std::io::BufRead::read_line(&mut server.stdout, &mut line).unwrap() == 0 {
+                let _ = server.child.wait();
+                panic!("the server stopped before listening:\n{}", server.stderr.take().unwrap().join().unwrap());
+            }
+        }
+        server
+    }
+
+    /// Starts `morgana ARGS` in the repository and waits until something accepts connections
+    /// on `port` of this machine (at most 5 minutes: a first build included).
+    pub fn start_accepting(args: &[&str], port: u16) -> Server {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_morgana"));
+        command.args(args).current_dir(repo());
+        Server::start_accepting_command(command, port)
+    }
+
+    /// Starts `command` and waits until something accepts connections on `port` of this
+    /// machine (at most 5 minutes).
+    pub fn start_accepting_command(command: Command, port: u16) -> Server {
+        let mut server = Server::spawn(command);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if server.child.try_wait().unwrap().is_some() || std::time::Instant::now() > deadline {
+                let run = server.stop();
+                panic!("the server never accepted connections on port {port}:\n{}{}", run.stdout, run.stderr);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        server
+    }
+
+    /// Starts `command` in a process group of its own, collecting its standard error.
+    fn spawn(mut command: Command) -> Server {
         use std::os::unix::process::CommandExt;
         let mut child = command
             .env("NO_COLOR", "1")
@@ -162,17 +199,7 @@ impl Server {
             let _ = std::io::Read::read_to_end(&mut stderr_pipe, &mut text);
             String::from_utf8_lossy(&text).into_owned()
         });
-        let mut server =
-            Server { stdout: std::io::BufReader::new(child.stdout.take().unwrap()), child, stderr: Some(stderr) };
-        let mut line = String::new();
-        while !line.contains("listening") {
-            line.clear();
-            if std::io::BufRead::read_line(&mut server.stdout, &mut line).unwrap() == 0 {
-                let _ = server.child.wait();
-                panic!("the server stopped before listening:\n{}", server.stderr.take().unwrap().join().unwrap());
-            }
-        }
-        server
+        Server { stdout: std::io::BufReader::new(child.stdout.take().unwrap()), child, stderr: Some(stderr) }
     }
 
     /// Waits for it to exit (at most 3 minutes, then it fails the test with what it printed):
@@ -365,4 +392,20 @@ impl Drop for Rsyslogd {
 /// A free UDP port on loopback.
 pub fn free_udp_port() -> u16 {
     std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// `curl -sS -i ARGS` (at most 60 s): the response's head and body, CRLF turned into LF. A
+/// failed transfer fails the test with curl's message.
+pub fn curl(args: &[&str]) -> String {
+    let out = Command::new("curl").args(["-sS", "-i", "--max-time", "60"]).args(args).output().unwrap();
+    assert!(out.status.success(), "curl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n")
+}
+
+/// The value of header `name` in a response head printed by `curl -i`.
+pub fn header<'a>(response: &'a str, name: &str) -> Option<&'a str> {
+    response.lines().take_while(|l| !l.is_empty()).find_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        key.eq_ignore_ascii_case(name).then(|| value.trim())
+    })
 }

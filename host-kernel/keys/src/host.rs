@@ -3,6 +3,7 @@
 //! encryption run natively ([`crate::aead`]). Feature `wasmtime`.
 
 use alloc::boxed::Box;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use rand_core::CryptoRng;
@@ -23,7 +24,7 @@ use bindings::morgana::crypto::signing::{self, SignError, SignatureScheme as Wit
 
 /// The keys a run holds, and the randomness RSA signatures take (PSS salts, blinding).
 pub struct HostKeys {
-    keys: Vec<Key>,
+    keys: Arc<[Key]>,
     rng: Box<dyn CryptoRng + Send>,
 }
 
@@ -31,7 +32,12 @@ impl HostKeys {
     /// Holds `keys`, in this order (a key's handle is its place in it); `rng` must be seeded
     /// from the machine's entropy.
     pub fn new(keys: Vec<Key>, rng: Box<dyn CryptoRng + Send>) -> HostKeys {
-        HostKeys { keys, rng }
+        HostKeys { keys: keys.into(), rng }
+    }
+
+    /// The same keys for another store (a server's next instance), with randomness of its own.
+    pub fn share(&self, rng: Box<dyn CryptoRng + Send>) -> HostKeys {
+        HostKeys { keys: Arc::clone(&self.keys), rng }
     }
 
     /// The keys held, in handle order.
@@ -60,7 +66,7 @@ impl HasData for Crypto {
 impl signing::Host for HostKeys {
     fn keys(&mut self) -> Vec<signing::Key> {
         (0..)
-            .zip(&self.keys)
+            .zip(self.keys.iter())
             .map(|(handle, key)| signing::Key {
                 handle,
                 name: key.name().into(),

@@ -10,13 +10,21 @@
 //! network is reachable only when the caller allows it; directories are preopened as the caller
 //! lists them ([`Preopen`]), read-only ones refusing every change.
 //!
-//! Besides WASI, it provides `morgana:crypto/signing` over the keys the caller gives
-//! ([`RunConfig::keys`]): the TLS component signs with them and never sees them.
+//! Besides WASI, it provides `wasi:http` (wasmtime-wasi-http: outgoing requests, as `wasmtime
+//! run -Shttp`) and `morgana:crypto` over the keys the caller gives ([`RunConfig::keys`]): the
+//! TLS component signs with them and never sees them.
+//!
+//! A component that exports `wasi:http/incoming-handler` instead of `wasi:cli/run` is served
+//! over HTTP/1.1 by [`serve`], as `wasmtime serve` serves it.
 //!
 //! Compiled code is cached the way the wasmtime CLI caches it (`~/.cache/wasmtime`), so a
 //! second run of the same component starts without compiling.
 
 #![forbid(unsafe_code)]
+
+mod serve;
+
+pub use serve::{ERROR_PAGE, INCOMING_HANDLER, ServeConfig, is_http_handler, serve};
 
 use morgana_keys::host::HostKeys;
 use wasmtime::component::{Component, Linker, ResourceTable};
@@ -24,9 +32,18 @@ use wasmtime::{Config, Engine, Store};
 use wasmtime_wasi::p2::bindings::sync::Command;
 use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxView, WasiView};
 
-/// The WASI 0.2 packages this target's host provides (wasmtime-wasi 48, any 0.2.x version).
-pub const HOST_PACKAGES: &[&str] =
-    &["wasi:cli", "wasi:clocks", "wasi:filesystem", "wasi:io", "wasi:random", "wasi:sockets", "morgana:crypto"];
+/// The WASI 0.2 packages this target's host provides (wasmtime-wasi and wasmtime-wasi-http 48,
+/// any 0.2.x version), and Morgana's own.
+pub const HOST_PACKAGES: &[&str] = &[
+    "wasi:cli",
+    "wasi:clocks",
+    "wasi:filesystem",
+    "wasi:io",
+    "wasi:random",
+    "wasi:sockets",
+    "wasi:http",
+    "morgana:crypto",
+];
 
 /// The status of a run that trapped, as the wasmtime CLI reports it on Unix (128 + SIGABRT).
 pub const TRAP_EXIT_STATUS: i32 = 134;
@@ -114,6 +131,12 @@ pub enum RunError {
     NotACommand,
     #[error("the unix host cannot satisfy this component's imports: {0}")]
     Link(String),
+    #[error(
+        "the component does not export `wasi:http/incoming-handler`, so there is nothing to serve; build it for the wasi:http/proxy world (e.g. `wasi::http::proxy::export!`)"
+    )]
+    NotAHandler,
+    #[error("cannot listen on {addr}: {error}; choose another address with --listen")]
+    Listen { addr: std::net::SocketAddr, error: String },
     #[error("cannot preopen {} as `{guest}`: {error}", host.display())]
     Preopen { host: std::path::PathBuf, guest: String, error: String },
 }
@@ -157,30 +180,24 @@ impl Runner {
 
         let mut linker = Linker::<Host>::new(&self.engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| RunError::Engine(format!("{e:#}")))?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)
+            .map_err(|e| RunError::Engine(format!("{e:#}")))?;
         morgana_keys::host::add_to_linker(&mut linker, |host| &mut host.keys)
             .map_err(|e| RunError::Engine(format!("{e:#}")))?;
         let pre = linker.instantiate_pre(&component).map_err(|e| RunError::Link(format!("{e:#}")))?;
 
-        let mut wasi = WasiCtx::builder();
-        wasi.inherit_stdout().inherit_stderr().arg(&config.program).args(&config.args).envs(&config.env);
-        if config.stdin {
-            wasi.inherit_stdin();
-        }
-        for preopen in &config.preopens {
-            let perms =
-                if preopen.read_only { wasmtime_wasi::FsPerms::ReadOnly } else { wasmtime_wasi::FsPerms::ReadWrite };
-            wasi.preopened_dir(&preopen.host, &preopen.guest, perms).map_err(|e| RunError::Preopen {
-                host: preopen.host.clone(),
-                guest: preopen.guest.clone(),
-                error: format!("{e:#}"),
-            })?;
-        }
-        if config.network {
-            wasi.inherit_network().allow_tcp(true).allow_udp(true).allow_ip_name_lookup(true);
-        }
+        let setup = WasiSetup {
+            program: config.program.clone(),
+            args: config.args.clone(),
+            env: config.env.clone(),
+            stdin: config.stdin,
+            preopens: config.preopens.clone(),
+            network: config.network,
+        };
         let host = Host {
-            wasi: wasi.build(),
+            wasi: setup.build()?,
             table: ResourceTable::new(),
+            http: wasmtime_wasi_http::WasiHttpCtx::new(),
             keys: HostKeys::new(config.keys, Box::new(os_seeded_rng())),
         };
         let mut store = Store::new(&self.engine, host);
@@ -250,7 +267,54 @@ fn classify(error: wasmtime::Error, timeout: Option<std::time::Duration>) -> Exi
 struct Host {
     wasi: WasiCtx,
     table: ResourceTable,
+    http: wasmtime_wasi_http::WasiHttpCtx,
     keys: HostKeys,
+}
+
+impl wasmtime_wasi_http::WasiHttpView for Host {
+    fn http(&mut self) -> wasmtime_wasi_http::WasiHttpCtxView<'_> {
+        wasmtime_wasi_http::WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: wasmtime_wasi_http::default_hooks(),
+        }
+    }
+}
+
+/// What a component's WASI context is made from; a server builds one per request.
+#[derive(Debug, Clone)]
+struct WasiSetup {
+    program: String,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    stdin: bool,
+    preopens: Vec<Preopen>,
+    network: bool,
+}
+
+impl WasiSetup {
+    /// Standard output and error inherited, standard input when asked, the arguments, the
+    /// environment, the preopened directories, and the network when allowed.
+    fn build(&self) -> Result<WasiCtx, RunError> {
+        let mut wasi = WasiCtx::builder();
+        wasi.inherit_stdout().inherit_stderr().arg(&self.program).args(&self.args).envs(&self.env);
+        if self.stdin {
+            wasi.inherit_stdin();
+        }
+        for preopen in &self.preopens {
+            let perms =
+                if preopen.read_only { wasmtime_wasi::FsPerms::ReadOnly } else { wasmtime_wasi::FsPerms::ReadWrite };
+            wasi.preopened_dir(&preopen.host, &preopen.guest, perms).map_err(|e| RunError::Preopen {
+                host: preopen.host.clone(),
+                guest: preopen.guest.clone(),
+                error: format!("{e:#}"),
+            })?;
+        }
+        if self.network {
+            wasi.inherit_network().allow_tcp(true).allow_udp(true).allow_ip_name_lookup(true);
+        }
+        Ok(wasi.build())
+    }
 }
 
 /// ChaCha20 seeded from the operating system's generator, for RSA signatures' randomness.

@@ -1,0 +1,165 @@
+//! A `wasi:http/proxy` handler written against the `wasi` crate's bindings only, the way
+//! handlers for `wasmtime serve` are: Morgana serves it unchanged. Its routes exercise what a
+//! server must get right:
+//!
+//! - `GET /`: a greeting (`$GREETING, wasi:http!`), `text/plain`, with `Content-Length`.
+//! - `/echo`: the request body streamed back as it arrives (any size, bounded memory), no
+//!   `Content-Length` (so chunked on the wire), the request's method in `x-method`.
+//! - `/headers`: the request's method, path and headers as the handler sees them, one per line.
+//! - `/bytes?n=N`: N bytes (`0123456789` repeated) written in 64 KiB pieces, with
+//!   `Content-Length`.
+//! - `/set-header?name=N&value=V`: tries to set that response header and reports `ok`,
+//!   `forbidden` or `invalid-syntax` in the body.
+//! - `/sleep?ms=N`: answers after N ms.
+//! - `/trap`: panics (a trap) before answering.
+//! - `/no-answer`: returns without answering.
+//! - anything else: 404.
+
+use std::io::{Read, Write};
+
+use wasi::exports::http::incoming_handler::Guest;
+use wasi::http::types::{
+    Fields, HeaderError, IncomingRequest, Method, OutgoingBody, OutgoingResponse, ResponseOutparam,
+};
+
+struct Hello;
+
+wasi::http::proxy::export!(Hello);
+
+impl Guest for Hello {
+    fn handle(request: IncomingRequest, out: ResponseOutparam) {
+        let path_with_query = request.path_with_query().unwrap_or_default();
+        let (path, query) = path_with_query.split_once('?').unwrap_or((&path_with_query, ""));
+        match path {
+            "/" => {
+                let greeting = std::env::var("GREETING").unwrap_or_else(|_| "Hello".into());
+                respond(out, 200, &[("content-type", "text/plain")], format!("{greeting}, wasi:http!\n").as_bytes());
+            }
+            "/echo" => echo(request, out),
+            "/headers" => respond(out, 200, &[("content-type", "text/plain")], describe(&request).as_bytes()),
+            "/bytes" => bytes(out, param(query, "n").and_then(|n| n.parse().ok()).unwrap_or(0)),
+            "/set-header" => {
+                set_header(out, param(query, "name").unwrap_or_default(), param(query, "value").unwrap_or_default())
+            }
+            "/sleep" => {
+                let ms: u64 = param(query, "ms").and_then(|n| n.parse().ok()).unwrap_or(0);
+                std::thread::sleep(std::time::Duration::from_millis(ms));
+                respond(out, 200, &[], b"slept\n");
+            }
+            "/trap" => panic!("the handler was asked to trap"),
+            "/no-answer" => drop(out),
+            _ => respond(out, 404, &[("content-type", "text/plain")], b"not found\n"),
+        }
+    }
+}
+
+/// A whole response: status, headers, and `body` with its `Content-Length`.
+fn respond(out: ResponseOutparam, status: u16, headers: &[(&str, &str)], body: &[u8]) {
+    let fields = Fields::new();
+    for (name, value) in headers {
+        fields.append(name, value.as_bytes()).expect("a valid header");
+    }
+    fields.append("content-length", body.len().to_string().as_bytes()).expect("a valid length");
+    let response = OutgoingResponse::new(fields);
+    response.set_status_code(status).expect("a valid status");
+    let outgoing = response.body().expect("the response's body");
+    ResponseOutparam::set(out, Ok(response));
+    write_all(&outgoing, body);
+    OutgoingBody::finish(outgoing, None).expect("the body is as long as it said");
+}
+
+fn write_all(body: &OutgoingBody, bytes: &[u8]) {
+    let mut stream = body.write().expect("the body's stream");
+    stream.write_all(bytes).expect("the client takes the body");
+    stream.flush().expect("the client takes the body");
+}
+
+/// The request body back, piece by piece, as it arrives.
+fn echo(request: IncomingRequest, out: ResponseOutparam) {
+    let method = method_name(&request.method());
+    let fields = Fields::new();
+    fields.append("x-method", method.as_bytes()).expect("a valid header");
+    let response = OutgoingResponse::new(fields);
+    let outgoing = response.body().expect("the response's body");
+    ResponseOutparam::set(out, Ok(response));
+    let incoming = request.consume().expect("the request's body");
+    {
+        let mut input = incoming.stream().expect("the request's body stream");
+        let mut output = outgoing.write().expect("the response's body stream");
+        let mut buffer = vec![0; 64 * 1024];
+        loop {
+            match Read::read(&mut input, &mut buffer) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => output.write_all(&buffer[..n]).expect("the client takes the body"),
+            }
+        }
+        output.flush().expect("the client takes the body");
+    }
+    OutgoingBody::finish(outgoing, None).expect("a body without a length ends anywhere");
+}
+
+/// `n` bytes of `0123456789…`, written a piece at a time.
+fn bytes(out: ResponseOutparam, n: u64) {
+    let fields = Fields::new();
+    fields.append("content-type", b"application/octet-stream").expect("a valid header");
+    fields.append("content-length", n.to_string().as_bytes()).expect("a valid length");
+    let response = OutgoingResponse::new(fields);
+    let outgoing = response.body().expect("the response's body");
+    ResponseOutparam::set(out, Ok(response));
+    {
+        let mut output = outgoing.write().expect("the response's body stream");
+        let piece: Vec<u8> = b"0123456789".iter().copied().cycle().take(64 * 1024 - 64 * 1024 % 10).collect();
+        let mut left = n;
+        while left > 0 {
+            let take = left.min(piece.len() as u64) as usize;
+            output.write_all(&piece[..take]).expect("the client takes the body");
+            left -= take as u64;
+        }
+        output.flush().expect("the client takes the body");
+    }
+    OutgoingBody::finish(outgoing, None).expect("the body is as long as it said");
+}
+
+fn set_header(out: ResponseOutparam, name: &str, value: &str) {
+    let fields = Fields::new();
+    let outcome = match fields.set(name, &[value.as_bytes().to_vec()]) {
+        Ok(()) => "ok",
+        Err(HeaderError::Forbidden) => "forbidden",
+        Err(HeaderError::InvalidSyntax) => "invalid-syntax",
+        Err(HeaderError::Immutable) => "immutable",
+    };
+    let response = OutgoingResponse::new(fields);
+    let outgoing = response.body().expect("the response's body");
+    ResponseOutparam::set(out, Ok(response));
+    write_all(&outgoing, format!("{outcome}\n").as_bytes());
+    OutgoingBody::finish(outgoing, None).expect("a body without a length ends anywhere");
+}
+
+/// The request as the handler sees it: method and path, then `name: value` per header.
+fn describe(request: &IncomingRequest) -> String {
+    let mut text = format!("{} {}\n", method_name(&request.method()), request.path_with_query().unwrap_or_default());
+    for (name, value) in request.headers().entries() {
+        text.push_str(&format!("{name}: {}\n", String::from_utf8_lossy(&value)));
+    }
+    text
+}
+
+fn method_name(method: &Method) -> String {
+    match method {
+        Method::Get => "GET".into(),
+        Method::Head => "HEAD".into(),
+        Method::Post => "POST".into(),
+        Method::Put => "PUT".into(),
+        Method::Delete => "DELETE".into(),
+        Method::Connect => "CONNECT".into(),
+        Method::Options => "OPTIONS".into(),
+        Method::Trace => "TRACE".into(),
+        Method::Patch => "PATCH".into(),
+        Method::Other(other) => other.clone(),
+    }
+}
+
+/// The value of `name` in a query string (no percent-decoding: the routes take plain words).
+fn param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
+    query.split('&').find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+}

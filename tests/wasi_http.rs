@@ -1,0 +1,222 @@
+//! Standard `wasi:http/proxy` components served by `morgana run`, as `wasmtime serve` serves
+//! them: examples/http-proxy-hello (built with the `wasi` crate's bindings only) driven with
+//! curl and raw sockets. What each answer must be is written here from the handler's source and
+//! from `wasmtime serve` 48.0.8 (its 500 page, its header rules), not from another run.
+//!
+//! The unix target serves with wasmtime-wasi-http; the qemu target does not provide `wasi:http`
+//! yet and must say so when asked to build the example.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const EXAMPLE: &str = "examples/http-proxy-hello";
+
+/// The handler served on unix on a free port of this machine, each request limited to `timeout`.
+fn serve(timeout: &str) -> (Server, String) {
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let server = Server::start_accepting(&["run", EXAMPLE, "--listen", &listen, "--timeout", timeout], port);
+    (server, format!("http://{listen}"))
+}
+
+fn body(response: &str) -> &str {
+    response.split_once("\n\n").map_or("", |(_, body)| body)
+}
+
+/// wasmtime serve's 500 page (wasmtime-cli 48.0.8, src/commands/serve.rs).
+const WASMTIME_500_PAGE: &str = "<!doctype html>\n<html>\n<head>\n    <title>500 Internal Server Error</title>\n</head>\n<body>\n    <center>\n        <h1>500 Internal Server Error</h1>\n        <hr>\n        wasmtime\n    </center>\n</body>\n</html>";
+
+#[test]
+fn serves_methods_headers_and_failures_as_wasmtime_serve_does_on_unix() {
+    let (server, base) = serve("3s");
+
+    let hello = curl(&[&format!("{base}/")]);
+    assert!(hello.starts_with("HTTP/1.1 200 OK\n"), "{hello}");
+    assert_eq!(body(&hello), "Hello, wasi:http!\n");
+    assert_eq!(header(&hello, "content-type"), Some("text/plain"));
+    assert_eq!(header(&hello, "content-length"), Some("18"));
+
+    // Methods, standard and not, reach the handler as sent; HEAD gets the head only.
+    for method in ["POST", "PUT", "DELETE", "PATCH", "PURGE"] {
+        let echo = curl(&["-X", method, "--data-binary", "some body", &format!("{base}/echo")]);
+        assert!(echo.starts_with("HTTP/1.1 200 OK\n"), "{method}: {echo}");
+        assert_eq!(header(&echo, "x-method"), Some(method), "{echo}");
+        assert_eq!(body(&echo), "some body", "{method}");
+        // No Content-Length from the handler: the body is chunked on the wire.
+        assert_eq!(header(&echo, "transfer-encoding"), Some("chunked"), "{echo}");
+    }
+    let head = curl(&["-I", &format!("{base}/")]);
+    assert!(head.starts_with("HTTP/1.1 200 OK\n"), "{head}");
+    assert_eq!(body(&head), "");
+
+    // Request headers arrive with lowercased names; the handler's own are checked as
+    // wasmtime-wasi-http checks them: hop-by-hop names are forbidden, bad names refused.
+    let seen = curl(&["-H", "X-Custom: yes", &format!("{base}/headers?x=1")]);
+    assert!(body(&seen).starts_with("GET /headers?x=1\n"), "{seen}");
+    assert!(body(&seen).contains("x-custom: yes\n"), "{seen}");
+    for (name, outcome) in [
+        ("x-made-by", "ok"),
+        ("connection", "forbidden"),
+        ("transfer-encoding", "forbidden"),
+        ("bad:name", "invalid-syntax"),
+    ] {
+        let set = curl(&[&format!("{base}/set-header?name={name}&value=v")]);
+        assert_eq!(body(&set), format!("{outcome}\n"), "{name}: {set}");
+    }
+    let set = curl(&[&format!("{base}/set-header?name=x-made-by&value=hello")]);
+    assert_eq!(header(&set, "x-made-by"), Some("hello"), "{set}");
+
+    // A request hyper cannot parse is refused with 400 before any handler runs.
+    let mut stream = TcpStream::connect(base.trim_start_matches("http://")).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nBad Header Line\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{answer:?}");
+
+    // A handler that traps, returns without answering, or outlives the timeout gets wasmtime
+    // serve's 500 page; the server goes on serving.
+    for path in ["/trap", "/no-answer", "/sleep?ms=10000"] {
+        let started = Instant::now();
+        let failed = curl(&[&format!("{base}{path}")]);
+        assert!(failed.starts_with("HTTP/1.1 500 Internal Server Error\n"), "{path}: {failed}");
+        assert_eq!(header(&failed, "content-type"), Some("text/html; charset=UTF-8"), "{failed}");
+        assert_eq!(body(&failed), WASMTIME_500_PAGE, "{path}");
+        assert!(started.elapsed() < Duration::from_secs(8), "{path} took {:?}", started.elapsed());
+        assert_eq!(body(&curl(&[&format!("{base}/")])), "Hello, wasi:http!\n", "after {path}");
+    }
+    assert_eq!(body(&curl(&[&format!("{base}/sleep?ms=100")])), "slept\n");
+
+    let run = server.stop();
+    assert!(run.stderr.contains(&format!("Serving HTTP on {base}/")), "{}", run.stderr);
+    assert!(run.stderr.contains("the handler was asked to trap"), "the trap's message is reported: {}", run.stderr);
+    assert!(run.stderr.contains("guest never invoked `response-outparam::set` method"), "{}", run.stderr);
+    assert!(run.stderr.contains("longer than its timeout of 3000 ms"), "{}", run.stderr);
+}
+
+/// A line of `/proc/PID/status` in KiB: `VmRSS` (resident now) or `VmHWM` (the peak).
+fn memory_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with(field)).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn bodies_of_100_mib_stream_both_ways_in_bounded_memory_on_unix() {
+    const SIZE: usize = 100 << 20;
+    let (server, base) = serve("120s");
+    let pid = morgana_pid(&server);
+    // Warmed up by one request; then the peak is reset (clear_refs 5), so that it measures
+    // the transfers alone.
+    curl(&[&format!("{base}/")]);
+    let before = memory_kib(pid, "VmRSS:");
+    std::fs::write(format!("/proc/{pid}/clear_refs"), "5").unwrap();
+
+    // Download: 100 MiB of "0123456789…", checked byte for byte.
+    let download = Command::new("curl")
+        .args(["-sS", "--max-time", "120", &format!("{base}/bytes?n={SIZE}")])
+        .stdout(Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(download.status.success(), "{}", String::from_utf8_lossy(&download.stderr));
+    assert_eq!(download.stdout.len(), SIZE);
+    assert!(download.stdout.iter().enumerate().all(|(i, b)| *b == b"0123456789"[i % 10]), "the bytes differ");
+
+    // Upload: 100 MiB to /echo, which streams it back as it arrives.
+    let scratch = Scratch::new();
+    let upload: Vec<u8> = (0..SIZE).map(|i| (i % 251) as u8).collect();
+    let upload_path = scratch.file("upload.bin", &upload);
+    let echo = Command::new("curl")
+        .args(["-sS", "--max-time", "120", "--data-binary"])
+        .arg(format!("@{}", upload_path.display()))
+        .arg(format!("{base}/echo"))
+        .stdout(Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(echo.status.success(), "{}", String::from_utf8_lossy(&echo.stderr));
+    assert!(echo.stdout == upload, "the echo differs ({} bytes back)", echo.stdout.len());
+
+    // Neither body was held whole: the server's peak grew by far less than 100 MiB.
+    let peak = memory_kib(pid, "VmHWM:");
+    assert!(peak < before + 40 * 1024, "the server's resident memory went from {before} KiB to a peak of {peak} KiB");
+    drop(server);
+}
+
+/// The pid of the morgana process serving (the process group's leader).
+fn morgana_pid(server: &Server) -> u32 {
+    server.child.id()
+}
+
+#[test]
+fn the_qemu_target_says_it_cannot_serve_wasi_http_yet() {
+    let run = morgana(&["build", EXAMPLE, "--target", "qemu"]);
+    run.assert_failure_mentioning(&["wasi:http/types", "qemu"]);
+}
+
+/// wasmtime 48.0.8, if installed (`WASMTIME` names another binary).
+fn wasmtime() -> Option<String> {
+    let path = std::env::var("WASMTIME").unwrap_or_else(|_| "wasmtime".into());
+    let out = Command::new(&path).arg("--version").output().ok()?;
+    String::from_utf8_lossy(&out.stdout).contains("48.0.8").then_some(path)
+}
+
+/// What a client can tell of a response: the status line, the headers the handler controls
+/// (and the framing), and the body.
+fn observable(response: &str) -> String {
+    let status = response.lines().next().unwrap_or("").to_string();
+    let mut kept: Vec<String> = ["content-type", "content-length", "transfer-encoding", "x-method", "x-made-by"]
+        .iter()
+        .filter_map(|name| header(response, name).map(|value| format!("{name}: {value}")))
+        .collect();
+    kept.sort();
+    format!("{status}\n{}\n\n{}", kept.join("\n"), body(response))
+}
+
+#[test]
+fn answers_are_what_wasmtime_serve_answers_on_unix() {
+    let Some(wasmtime) = wasmtime() else {
+        eprintln!(
+            "wasmtime 48.0.8 is not installed (cargo install wasmtime-cli@48.0.8 --locked): the answers are not compared with `wasmtime serve`"
+        );
+        return;
+    };
+    // The same composed component for both.
+    let scratch = Scratch::new();
+    let component = scratch.path().join("http-proxy-hello.wasm");
+    morgana(&["build", EXAMPLE, "-o", component.to_str().unwrap()]).assert_success();
+    let (morgana_server, morgana_base) = serve("3s");
+    let port = free_port();
+    let mut command = Command::new(&wasmtime);
+    command
+        .args(["serve", "-Scli", "-Wtimeout=3s", "--addr", &format!("127.0.0.1:{port}"), "--env", "GREETING=Hello"])
+        .arg(&component);
+    let wasmtime_server = Server::start_accepting_command(command, port);
+    let wasmtime_base = format!("http://127.0.0.1:{port}");
+
+    let requests: [&[&str]; 9] = [
+        &["/"],
+        &["-I", "/"],
+        &["-X", "PUT", "--data-binary", "put body", "/echo"],
+        &["-X", "PURGE", "/echo"],
+        &["/bytes?n=100000"],
+        &["/set-header?name=x-made-by&value=hello"],
+        &["/set-header?name=connection&value=close"],
+        &["/trap"],
+        &["/no-answer"],
+    ];
+    for request in requests {
+        let (path, options) = request.split_last().unwrap();
+        let ask = |base: &str| {
+            let url = format!("{base}{path}");
+            observable(&curl(&[options, &[url.as_str()]].concat()))
+        };
+        assert_eq!(ask(&morgana_base), ask(&wasmtime_base), "{request:?}");
+    }
+    drop((morgana_server, wasmtime_server));
+}
