@@ -220,3 +220,42 @@ fn answers_are_what_wasmtime_serve_answers_on_unix() {
     }
     drop((morgana_server, wasmtime_server));
 }
+
+/// examples/http-forward served on unix with `env`, on a free port.
+fn serve_forwarder(upstream: &str) -> (Server, String) {
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let env = format!("UPSTREAM={upstream}");
+    let server = Server::start_accepting(&["run", "examples/http-forward", "--listen", &listen, "--env", &env], port);
+    (server, format!("http://{listen}"))
+}
+
+#[test]
+fn a_handler_calls_other_servers_through_outgoing_handler_on_unix() {
+    // The upstream: http-proxy-hello, served by another morgana on this machine.
+    let (upstream, upstream_base) = serve("10s");
+    let (forwarder, base) = serve_forwarder(&upstream_base);
+
+    let hello = curl(&[&format!("{base}/")]);
+    assert!(hello.starts_with("HTTP/1.1 200 OK\n"), "{hello}");
+    assert_eq!(body(&hello), "Hello, wasi:http!\n");
+    assert_eq!(header(&hello, "x-forwarded-by"), Some("http-forward"), "{hello}");
+    // The request's headers and body go up, the answer's come back, streamed.
+    let seen = curl(&["-H", "X-Custom: yes", &format!("{base}/headers")]);
+    assert!(body(&seen).contains("x-forwarded-by: http-forward\n"), "{seen}");
+    assert!(body(&seen).contains("x-custom: yes\n"), "{seen}");
+    let payload = "0123456789abcdef".repeat(64 * 1024); // 1 MiB
+    let scratch = Scratch::new();
+    let file = format!("@{}", scratch.file("payload.txt", &payload).display());
+    let echo = curl(&["--data-binary", &file, &format!("{base}/echo")]);
+    assert!(body(&echo) == payload, "the echo through the forwarder differs ({} bytes)", body(&echo).len());
+    assert_eq!(header(&echo, "x-method"), Some("POST"), "{}", &echo[..200.min(echo.len())]);
+
+    // An upstream that is down: the host's `connection-refused`, which the handler reports.
+    let down = format!("http://127.0.0.1:{}", free_port());
+    let (refused_server, refused_base) = serve_forwarder(&down);
+    let refused = curl(&[&format!("{refused_base}/")]);
+    assert!(refused.starts_with("HTTP/1.1 502 Bad Gateway\n"), "{refused}");
+    assert_eq!(body(&refused), "upstream error: ErrorCode::ConnectionRefused\n");
+    drop((refused_server, forwarder, upstream));
+}
