@@ -131,6 +131,11 @@ struct RunOptions {
     /// proxy, as `wasmtime serve` serves): the address to serve HTTP on
     #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8080")]
     listen: std::net::SocketAddr,
+    /// unix target, for a served wasi:http handler: requests one instance serves, one after
+    /// another, before it is dropped (1, the default: a fresh instance per request, as
+    /// `wasmtime serve` does for wasi:http 0.2)
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    max_instance_reuse_count: usize,
     /// The application's `argv[0]` (by default the composed component's file name, as
     /// `wasmtime run` gives it)
     #[arg(long, value_name = "NAME")]

@@ -52,8 +52,16 @@ pub fn run(
         if !args.is_empty() {
             report::note("a served wasi:http handler takes no arguments; the ones given are ignored");
         }
-        let config =
-            morgana_unix::ServeConfig { listen: options.listen, program, env, preopens, network, timeout, keys };
+        let config = morgana_unix::ServeConfig {
+            listen: options.listen,
+            program,
+            env,
+            preopens,
+            network,
+            timeout,
+            keys,
+            max_instance_reuse: options.max_instance_reuse_count,
+        };
         morgana_unix::serve(bytes, config)?;
         return Ok(0);
     }

@@ -100,6 +100,32 @@ fn serves_methods_headers_and_failures_as_wasmtime_serve_does_on_unix() {
     assert!(run.stderr.contains("longer than its timeout of 3000 ms"), "{}", run.stderr);
 }
 
+#[test]
+fn each_request_gets_a_fresh_instance_unless_reuse_is_asked_for_on_unix() {
+    let (fresh, base) = serve("10s");
+    for _ in 0..3 {
+        assert_eq!(body(&curl(&[&format!("{base}/count")])), "1\n");
+    }
+    drop(fresh);
+
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let reused =
+        Server::start_accepting(&["run", EXAMPLE, "--listen", &listen, "--max-instance-reuse-count", "3"], port);
+    // An instance goes back to the idle ones when its handler returns, just after the client
+    // has the whole response: the requests are spaced so that the next finds it there.
+    let count = || {
+        std::thread::sleep(Duration::from_millis(200));
+        body(&curl(&[&format!("http://{listen}/count")])).to_string()
+    };
+    let counts: Vec<String> = (0..7).map(|_| count()).collect();
+    assert_eq!(counts, ["1\n", "2\n", "3\n", "1\n", "2\n", "3\n", "1\n"]);
+    // An instance that trapped is not reused.
+    curl(&[&format!("http://{listen}/trap")]);
+    assert_eq!(count(), "1\n");
+    drop(reused);
+}
+
 /// A line of `/proc/PID/status` in KiB: `VmRSS` (resident now) or `VmHWM` (the peak).
 fn memory_kib(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
@@ -199,7 +225,7 @@ fn answers_are_what_wasmtime_serve_answers_on_unix() {
     let wasmtime_server = Server::start_accepting_command(command, port);
     let wasmtime_base = format!("http://127.0.0.1:{port}");
 
-    let requests: [&[&str]; 9] = [
+    let requests: [&[&str]; 10] = [
         &["/"],
         &["-I", "/"],
         &["-X", "PUT", "--data-binary", "put body", "/echo"],
@@ -209,6 +235,7 @@ fn answers_are_what_wasmtime_serve_answers_on_unix() {
         &["/set-header?name=connection&value=close"],
         &["/trap"],
         &["/no-answer"],
+        &["/count"],
     ];
     for request in requests {
         let (path, options) = request.split_last().unwrap();

@@ -11,6 +11,8 @@
 //! - `/set-header?name=N&value=V`: tries to set that response header and reports `ok`,
 //!   `forbidden` or `invalid-syntax` in the body.
 //! - `/sleep?ms=N`: answers after N ms.
+//! - `/count`: how many requests this instance has handled, this one included (always 1 when
+//!   every request gets a fresh instance).
 //! - `/trap`: panics (a trap) before answering.
 //! - `/no-answer`: returns without answering.
 //! - anything else: 404.
@@ -24,10 +26,14 @@ use wasi::http::types::{
 
 struct Hello;
 
+/// Requests this instance has handled.
+static HANDLED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 wasi::http::proxy::export!(Hello);
 
 impl Guest for Hello {
     fn handle(request: IncomingRequest, out: ResponseOutparam) {
+        let handled = HANDLED.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         let path_with_query = request.path_with_query().unwrap_or_default();
         let (path, query) = path_with_query.split_once('?').unwrap_or((&path_with_query, ""));
         match path {
@@ -46,6 +52,7 @@ impl Guest for Hello {
                 std::thread::sleep(std::time::Duration::from_millis(ms));
                 respond(out, 200, &[], b"slept\n");
             }
+            "/count" => respond(out, 200, &[], format!("{handled}\n").as_bytes()),
             "/trap" => panic!("the handler was asked to trap"),
             "/no-answer" => drop(out),
             _ => respond(out, 404, &[("content-type", "text/plain")], b"not found\n"),

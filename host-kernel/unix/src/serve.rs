@@ -5,6 +5,7 @@
 //!   connection its own task;
 //! - a fresh instance for every request, from one pre-instantiation (so a request costs no
 //!   linking), in wasmtime's pooling allocator where the machine can reserve its address space;
+//!   or, asked for, an instance reused for up to N requests one after another;
 //! - wasmtime-wasi-http's `wasi:http` (incoming and outgoing) beside the whole of WASI 0.2, as
 //!   `wasmtime serve -Scli` links them, and `morgana:crypto`;
 //! - a request the handler fails (it traps, answers with an error, returns without answering,
@@ -25,8 +26,8 @@ use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::io::TokioIo;
-use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+use wasmtime_wasi_http::p2::bindings::{Proxy, ProxyPre};
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
@@ -60,6 +61,10 @@ pub struct ServeConfig {
     pub timeout: Option<Duration>,
     /// The private keys `morgana:crypto/signing` signs with.
     pub keys: Vec<morgana_keys::Key>,
+    /// Requests one instance serves, one after another, before it is dropped, as `wasmtime
+    /// serve --max-instance-reuse-count`: 1 (its default for `wasi:http` 0.2) is a fresh
+    /// instance per request. An instance that traps or times out is never reused.
+    pub max_instance_reuse: usize,
 }
 
 /// `wasmtime serve`'s answer to a request its handler failed (wasmtime-cli 48.0.8,
@@ -115,6 +120,8 @@ pub fn serve(component: &[u8], config: ServeConfig) -> Result<(), RunError> {
         setup,
         keys: std::sync::Mutex::new(HostKeys::new(config.keys, Box::new(os_seeded_rng()))),
         timeout: config.timeout,
+        max_uses: config.max_instance_reuse.max(1),
+        idle: std::sync::Mutex::new(Vec::new()),
     });
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -204,6 +211,10 @@ struct Server {
     /// Shared by every request's store (its randomness is not: each gets its own).
     keys: std::sync::Mutex<HostKeys>,
     timeout: Option<Duration>,
+    /// Requests an instance serves before it is dropped; 1: a fresh instance per request.
+    max_uses: usize,
+    /// Instances waiting for their next request (only when `max_uses` > 1).
+    idle: std::sync::Mutex<Vec<Idle>>,
 }
 
 type Response = hyper::Response<HyperOutgoingBody>;
@@ -220,7 +231,7 @@ impl Server {
     }
 
     /// The handler's response, or the 500 page with the reason on standard error.
-    async fn answer(&self, request: hyper::Request<hyper::body::Incoming>) -> Response {
+    async fn answer(self: Arc<Self>, request: hyper::Request<hyper::body::Incoming>) -> Response {
         match self.handle(request).await {
             Ok(response) => response,
             Err(e) => {
@@ -230,20 +241,15 @@ impl Server {
         }
     }
 
-    /// Runs a fresh instance's `handle` for `request`; its response as soon as the handler
-    /// sets it (the body streams on while the handler writes it).
-    async fn handle(&self, request: hyper::Request<hyper::body::Incoming>) -> wasmtime::Result<Response> {
-        let host = RequestHost {
-            wasi: self.setup.build()?,
-            table: ResourceTable::new(),
-            http: WasiHttpCtx::new(),
-            keys: self
-                .keys
-                .lock()
-                .map_err(|_| wasmtime::format_err!("the keys' lock is poisoned"))?
-                .share(Box::new(os_seeded_rng())),
+    /// Runs `handle` for `request` on an instance (fresh, or an idle one when reuse is on);
+    /// its response as soon as the handler sets it (the body streams on while the handler
+    /// writes it).
+    async fn handle(self: Arc<Self>, request: hyper::Request<hyper::body::Incoming>) -> wasmtime::Result<Response> {
+        let idle = self.idle.lock().map_err(|_| wasmtime::format_err!("the idle instances' lock is poisoned"))?.pop();
+        let (mut store, instance) = match idle {
+            Some(Idle { store, proxy, uses }) => (store, Some((proxy, uses))),
+            None => (Store::new(&self.engine, self.request_host()?), None),
         };
-        let mut store = Store::new(&self.engine, host);
         if self.timeout.is_some() {
             // A busy handler yields at every tick, so its task can be stopped at the timeout.
             store.set_epoch_deadline(1);
@@ -252,10 +258,20 @@ impl Server {
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let request = store.data_mut().http().new_incoming_request(Scheme::Http, request)?;
         let out = store.data_mut().http().new_response_outparam(sender)?;
-        let pre = self.pre.clone();
+        let server = Arc::clone(&self);
         let call = async move {
-            let proxy = pre.instantiate_async(&mut store).await?;
-            proxy.wasi_http_incoming_handler().call_handle(&mut store, request, out).await
+            let (proxy, uses) = match instance {
+                Some(reused) => reused,
+                None => (server.pre.instantiate_async(&mut store).await?, 0),
+            };
+            proxy.wasi_http_incoming_handler().call_handle(&mut store, request, out).await?;
+            // Kept for the next request while it has uses left; a trap above drops it.
+            if uses + 1 < server.max_uses {
+                if let Ok(mut idle) = server.idle.lock() {
+                    idle.push(Idle { store, proxy, uses: uses + 1 });
+                }
+            }
+            Ok(())
         };
         let task = match self.timeout {
             None => tokio::spawn(call),
@@ -276,6 +292,25 @@ impl Server {
             },
         }
     }
+
+    /// A new store's data: the WASI context, the keys (with randomness of its own).
+    fn request_host(&self) -> wasmtime::Result<RequestHost> {
+        let keys = self.keys.lock().map_err(|_| wasmtime::format_err!("the keys' lock is poisoned"))?;
+        Ok(RequestHost {
+            wasi: self.setup.build()?,
+            table: ResourceTable::new(),
+            http: WasiHttpCtx::new(),
+            keys: keys.share(Box::new(os_seeded_rng())),
+        })
+    }
+}
+
+/// An instance that served a request and waits for the next.
+struct Idle {
+    store: Store<RequestHost>,
+    proxy: Proxy,
+    /// Requests it has served.
+    uses: usize,
 }
 
 fn error_response() -> Response {
