@@ -1,6 +1,8 @@
 //! Decoding `Transfer-Encoding: chunked` request bodies (RFC 9112 §7.1): chunk extensions are
 //! checked for stray control bytes and skipped, trailer fields are checked and dropped.
 
+use alloc::vec::Vec;
+
 use crate::head::RequestError;
 use crate::message::is_tchar;
 
@@ -167,6 +169,7 @@ fn check_trailer_field(line: &[u8]) -> Result<(), RequestError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::string::String;
 
     fn decode_all(input: &[u8]) -> Result<(Vec<u8>, usize), RequestError> {
         let mut d = ChunkedDecoder::new();

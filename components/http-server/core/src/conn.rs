@@ -1,8 +1,13 @@
 //! The connection state machine: buffers input, hands out requests one at a time, serialises
 //! responses into an output queue, and runs the head, body, idle and linger timers.
 
-use std::collections::VecDeque;
-use std::time::Duration;
+use alloc::boxed::Box;
+use alloc::format;
+
+use alloc::collections::VecDeque;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::time::Duration;
 
 use crate::chunked::ChunkedDecoder;
 use crate::date::ImfFixdate;
@@ -86,7 +91,7 @@ impl core::fmt::Display for RespondError {
     }
 }
 
-impl std::error::Error for RespondError {}
+impl core::error::Error for RespondError {}
 
 /// What [`Connection::respond`] queued: the facts an access log wants.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -478,12 +483,19 @@ impl Connection {
 
     /// Serialises a (valid) response; returns the status and body bytes sent.
     fn queue_response(&mut self, now: Now, response: Response, is_head: bool, keep_alive: bool) -> (u16, usize) {
-        use std::io::Write as _;
+        use core::fmt::Write as _;
         let status = response.status;
         let interim_or_no_content = (100..200).contains(&status) || status == 204;
         let send_body = !is_head && !interim_or_no_content && status != 304;
+        let mut status_line = String::with_capacity(64);
+        let _ = write!(
+            status_line,
+            "HTTP/1.1 {status} {}\r\nDate: {}\r\n",
+            reason_phrase(status),
+            ImfFixdate(now.unix_secs)
+        );
         let mut out = Vec::with_capacity(256);
-        let _ = write!(out, "HTTP/1.1 {status} {}\r\nDate: {}\r\n", reason_phrase(status), ImfFixdate(now.unix_secs));
+        out.extend_from_slice(status_line.as_bytes());
         for (name, value) in &response.headers {
             if ["date", "content-length", "connection", "transfer-encoding"]
                 .iter()
@@ -499,7 +511,7 @@ impl Connection {
         // 1xx and 204 never carry Content-Length; a 304 only the one a GET would get.
         let no_length = interim_or_no_content || (status == 304 && response.body.is_empty());
         if !no_length {
-            let _ = write!(out, "Content-Length: {}\r\n", response.body.len());
+            out.extend_from_slice(format!("Content-Length: {}\r\n", response.body.len()).as_bytes());
         }
         out.extend_from_slice(if keep_alive {
             b"Connection: keep-alive\r\n\r\n"

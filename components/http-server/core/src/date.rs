@@ -1,6 +1,8 @@
 //! Calendar arithmetic for the two date formats the server writes: IMF-fixdate (`Date`) and the
 //! common-log-format timestamp. Unix seconds in, UTC out; no time-zone database needed.
 
+use alloc::string::String;
+
 use core::fmt::{self, Write as _};
 
 const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
@@ -96,6 +98,7 @@ pub fn http_date(unix_secs: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::string::ToString;
 
     #[test]
     fn rfc_example() {

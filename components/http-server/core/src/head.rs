@@ -2,6 +2,11 @@
 //! linear time), enforcing the size limits before it is complete, parsing it with `httparse` and
 //! interpreting the fields that decide framing and the connection's fate.
 
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+
 use core::fmt;
 
 use crate::conn::Limits;
@@ -65,7 +70,7 @@ impl fmt::Display for RequestError {
     }
 }
 
-impl std::error::Error for RequestError {}
+impl core::error::Error for RequestError {}
 
 /// Incremental scan of the buffered input for the end of the request head. Remembers how far
 /// it got, so each byte is looked at once however the head is split across reads.

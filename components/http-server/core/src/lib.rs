@@ -20,6 +20,8 @@
 //!   body for `HEAD` and for 1xx, 204 and 304 responses, with the `Content-Length` a `GET` would
 //!   have received kept for `HEAD` (and for a 304 that carries one).
 //!
+//! It is `no_std` (with `alloc`): the same core serves in a component and in a kernel.
+//!
 //! [`combined_log_line`] formats the Apache/nginx "combined" access-log line for one exchange.
 //!
 //! ```
@@ -36,8 +38,16 @@
 //! assert!(out.starts_with(b"HTTP/1.1 200 OK\r\n"));
 //! conn.consume_output(out.len());
 //! ```
+#![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+// no_std with `alloc`, so that a kernel can serve HTTP with the same core.
+extern crate alloc;
+// The tests use std's macros (`vec!`, `format!`) and types.
+#[cfg(test)]
+#[macro_use]
+extern crate std;
 
 mod chunked;
 mod conn;

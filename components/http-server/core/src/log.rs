@@ -1,6 +1,8 @@
 //! The combined access-log format (Apache's `%h %l %u %t "%r" %>s %b "%{Referer}i"
 //! "%{User-agent}i"`), with client-controlled text escaped so a request cannot forge log lines.
 
+use alloc::string::String;
+
 use core::fmt::Write as _;
 
 use crate::date::ClfDate;
@@ -58,6 +60,8 @@ fn escape_into(out: &mut String, bytes: &[u8]) {
 mod tests {
     use super::*;
     use crate::message::Version;
+    use alloc::borrow::ToOwned;
+    use alloc::vec::Vec;
 
     fn request(headers: Vec<(&str, &[u8])>) -> Request {
         Request {

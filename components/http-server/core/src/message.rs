@@ -1,5 +1,9 @@
 //! The typed request and response: what a handler sees and returns, detached from the wire.
 
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
 use core::fmt;
 
 /// The HTTP version of a request. Only these two are served; others are answered with 505.

@@ -1,5 +1,8 @@
 use super::*;
 use crate::message::Version;
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+use alloc::vec::Vec;
 
 const UNIX0: u64 = 784_111_777; // Sun, 06 Nov 1994 08:49:37 GMT
 
