@@ -80,6 +80,12 @@ fn serves_methods_headers_and_failures_as_wasmtime_serve_does_on_unix() {
     let _ = stream.read_to_string(&mut answer);
     assert!(answer.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{answer:?}");
 
+    // A head with more than 64 fields is refused with 431, as components/http-server refuses it.
+    let many: Vec<String> = (0..70).map(|i| format!("X-Field-{i}: v")).collect();
+    let many: Vec<&str> = many.iter().flat_map(|h| ["-H", h.as_str()]).collect();
+    let refused = curl(&[&many[..], &[&format!("{base}/")]].concat());
+    assert!(refused.starts_with("HTTP/1.1 431"), "{refused}");
+
     // A handler that traps, returns without answering, or outlives the timeout gets wasmtime
     // serve's 500 page; the server goes on serving.
     for path in ["/trap", "/no-answer", "/sleep?ms=10000"] {
@@ -124,6 +130,22 @@ fn each_request_gets_a_fresh_instance_unless_reuse_is_asked_for_on_unix() {
     curl(&[&format!("http://{listen}/trap")]);
     assert_eq!(count(), "1\n");
     drop(reused);
+}
+
+#[test]
+fn a_client_that_never_finishes_its_head_is_let_go_on_unix() {
+    let (server, base) = serve("10s");
+    let mut slow = TcpStream::connect(base.trim_start_matches("http://")).unwrap();
+    slow.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ").unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let started = Instant::now();
+    let mut rest = Vec::new();
+    let _ = slow.read_to_end(&mut rest);
+    let waited = started.elapsed();
+    assert!(waited > Duration::from_secs(8) && waited < Duration::from_secs(15), "closed after {waited:?}");
+    // The server goes on serving others.
+    assert_eq!(body(&curl(&[&format!("{base}/")])), "Hello, wasi:http!\n");
+    drop(server);
 }
 
 /// A line of `/proc/PID/status` in KiB: `VmRSS` (resident now) or `VmHWM` (the peak).

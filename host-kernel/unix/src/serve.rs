@@ -12,6 +12,9 @@
 //!   or outlives its timeout) answered with `wasmtime serve`'s 500 page, the error on standard
 //!   error, and the server going on.
 //!
+//! Two limits of components/http-server are kept where `wasmtime serve` has none: a request
+//! head must arrive within 10 s and have at most 64 fields.
+//!
 //! It does not prefix the handler's standard output and error with the request's number
 //! (`wasmtime serve`'s `stdout [N] ::`): they are inherited as they are.
 
@@ -83,6 +86,15 @@ pub const ERROR_PAGE: &str = "\
     </center>
 </body>
 </html>";
+
+/// Time a client has to send a whole request head, as components/http-server's
+/// `HTTP_HEAD_TIMEOUT_MS` default; beyond it the connection is closed (a slowloris client holds
+/// nothing). `wasmtime serve` sets none.
+const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Most header fields in a request head, as components/http-server's `HTTP_MAX_HEADERS` default
+/// (431 beyond); `wasmtime serve` takes hyper's 100.
+const MAX_HEADERS: usize = 64;
 
 /// How often a running handler is checked against its timeout.
 const TIMEOUT_TICK: Duration = Duration::from_millis(10);
@@ -225,7 +237,9 @@ impl Server {
             let server = Arc::clone(&self);
             async move { Ok::<_, std::convert::Infallible>(server.answer(request).await) }
         });
-        if let Err(e) = http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(client), service).await {
+        let mut http = http1::Builder::new();
+        http.keep_alive(true).timer(TokioTimer).header_read_timeout(HEAD_TIMEOUT).max_headers(MAX_HEADERS);
+        if let Err(e) = http.serve_connection(TokioIo::new(client), service).await {
             eprintln!("error: {e:?}");
         }
     }
@@ -312,6 +326,32 @@ struct Idle {
     /// Requests it has served.
     uses: usize,
 }
+
+/// hyper's timers on tokio's clock (hyper-util's `TokioTimer`, in a few lines).
+#[derive(Clone, Copy)]
+struct TokioTimer;
+
+impl hyper::rt::Timer for TokioTimer {
+    fn sleep(&self, duration: Duration) -> std::pin::Pin<Box<dyn hyper::rt::Sleep>> {
+        Box::pin(TokioSleep(Box::pin(tokio::time::sleep(duration))))
+    }
+
+    fn sleep_until(&self, deadline: std::time::Instant) -> std::pin::Pin<Box<dyn hyper::rt::Sleep>> {
+        Box::pin(TokioSleep(Box::pin(tokio::time::sleep_until(deadline.into()))))
+    }
+}
+
+struct TokioSleep(std::pin::Pin<Box<tokio::time::Sleep>>);
+
+impl std::future::Future for TokioSleep {
+    type Output = ();
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        self.0.as_mut().poll(cx)
+    }
+}
+
+impl hyper::rt::Sleep for TokioSleep {}
 
 fn error_response() -> Response {
     let body =
