@@ -148,6 +148,9 @@ enum Phase {
     Body { head: Box<crate::head::Head>, body: Vec<u8>, reader: BodyReader },
     /// A request was handed out; waiting for its response.
     Handling(InFlight),
+    /// A request head was handed out ([`Connection::poll_head`]); its body and its response
+    /// stream through the connection.
+    Streaming(Box<stream::Stream>),
     /// No more requests: output drains, input is discarded, then the connection closes.
     Closing,
     /// Done: drop the socket.
@@ -210,7 +213,7 @@ impl Connection {
     pub fn receive(&mut self, now: Now, data: &[u8]) {
         match self.phase {
             Phase::Closing | Phase::Closed => return,
-            Phase::Head | Phase::Body { .. } | Phase::Handling(_) => {}
+            Phase::Head | Phase::Body { .. } | Phase::Handling(_) | Phase::Streaming(_) => {}
         }
         if data.is_empty() {
             return;
@@ -227,7 +230,12 @@ impl Connection {
         self.peer_eof = true;
         match self.phase {
             Phase::Head if self.input.is_empty() => self.close_gracefully(now),
-            Phase::Head | Phase::Body { .. } | Phase::Handling(_) | Phase::Closing | Phase::Closed => {}
+            Phase::Head
+            | Phase::Body { .. }
+            | Phase::Handling(_)
+            | Phase::Streaming(_)
+            | Phase::Closing
+            | Phase::Closed => {}
         }
     }
 
@@ -237,7 +245,7 @@ impl Connection {
     pub fn poll_request(&mut self, now: Now) -> Option<Request> {
         loop {
             match &mut self.phase {
-                Phase::Handling(_) | Phase::Closing | Phase::Closed => return None,
+                Phase::Handling(_) | Phase::Streaming(_) | Phase::Closing | Phase::Closed => return None,
                 Phase::Head => {
                     if self.output_len > OUTPUT_HIGH_WATER {
                         return None;
@@ -386,6 +394,10 @@ impl Connection {
         match timer.kind {
             TimerKind::Idle | TimerKind::Linger => self.close_now(),
             TimerKind::Head if self.input.iter().all(|&b| b == b'\r' || b == b'\n') => self.close_now(),
+            // A streamed body that stalls after its response began cannot be answered with 408.
+            TimerKind::Body if matches!(&self.phase, Phase::Streaming(stream) if stream.responding()) => {
+                self.close_now()
+            }
             TimerKind::Head | TimerKind::Body => {
                 self.fail(now, RequestError::Timeout);
             }
@@ -398,7 +410,9 @@ impl Connection {
         match self.phase {
             Phase::Closed => false,
             Phase::Closing => true,
-            Phase::Head | Phase::Body { .. } | Phase::Handling(_) => self.input.len() < self.limits.max_head_bytes,
+            Phase::Head | Phase::Body { .. } | Phase::Handling(_) | Phase::Streaming(_) => {
+                self.input.len() < self.limits.max_head_bytes
+            }
         }
     }
 
@@ -483,41 +497,12 @@ impl Connection {
 
     /// Serialises a (valid) response; returns the status and body bytes sent.
     fn queue_response(&mut self, now: Now, response: Response, is_head: bool, keep_alive: bool) -> (u16, usize) {
-        use core::fmt::Write as _;
         let status = response.status;
-        let interim_or_no_content = (100..200).contains(&status) || status == 204;
-        let send_body = !is_head && !interim_or_no_content && status != 304;
-        let mut status_line = String::with_capacity(64);
-        let _ = write!(
-            status_line,
-            "HTTP/1.1 {status} {}\r\nDate: {}\r\n",
-            reason_phrase(status),
-            ImfFixdate(now.unix_secs)
-        );
-        let mut out = Vec::with_capacity(256);
-        out.extend_from_slice(status_line.as_bytes());
-        for (name, value) in &response.headers {
-            if ["date", "content-length", "connection", "transfer-encoding"]
-                .iter()
-                .any(|n| name.eq_ignore_ascii_case(n))
-            {
-                continue;
-            }
-            out.extend_from_slice(name.as_bytes());
-            out.extend_from_slice(b": ");
-            out.extend_from_slice(value);
-            out.extend_from_slice(b"\r\n");
-        }
+        let send_body = !is_head && !bodiless(status);
         // 1xx and 204 never carry Content-Length; a 304 only the one a GET would get.
-        let no_length = interim_or_no_content || (status == 304 && response.body.is_empty());
-        if !no_length {
-            out.extend_from_slice(format!("Content-Length: {}\r\n", response.body.len()).as_bytes());
-        }
-        out.extend_from_slice(if keep_alive {
-            b"Connection: keep-alive\r\n\r\n"
-        } else {
-            b"Connection: close\r\n\r\n"
-        });
+        let no_length = (100..200).contains(&status) || status == 204 || (status == 304 && response.body.is_empty());
+        let framing = if no_length { HeadFraming::None } else { HeadFraming::Length(response.body.len() as u64) };
+        let mut out = response_head(now, status, &response.headers, framing, keep_alive);
         let body = if send_body { response.body } else { Vec::new() };
         let body_bytes = body.len();
         if body.len() <= COALESCE_BODY {
@@ -531,6 +516,53 @@ impl Connection {
     }
 }
 
+/// Whether a response with this status carries no body, whatever its headers say: 1xx, 204
+/// and 304.
+fn bodiless(status: u16) -> bool {
+    (100..200).contains(&status) || status == 204 || status == 304
+}
+
+/// How a response head announces its body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum HeadFraming {
+    /// Neither `Content-Length` nor `Transfer-Encoding`.
+    None,
+    Length(u64),
+    Chunked,
+}
+
+/// A response head: status line, `Date`, the handler's fields (less those the server owns:
+/// `Date`, `Content-Length`, `Connection`, `Transfer-Encoding`), the framing and `Connection`.
+fn response_head(
+    now: Now,
+    status: u16,
+    headers: &[(String, Vec<u8>)],
+    framing: HeadFraming,
+    keep_alive: bool,
+) -> Vec<u8> {
+    use core::fmt::Write as _;
+    let mut text = String::with_capacity(64);
+    let _ = write!(text, "HTTP/1.1 {status} {}\r\nDate: {}\r\n", reason_phrase(status), ImfFixdate(now.unix_secs));
+    let mut out = Vec::with_capacity(256);
+    out.extend_from_slice(text.as_bytes());
+    for (name, value) in headers {
+        if ["date", "content-length", "connection", "transfer-encoding"].iter().any(|n| name.eq_ignore_ascii_case(n)) {
+            continue;
+        }
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value);
+        out.extend_from_slice(b"\r\n");
+    }
+    match framing {
+        HeadFraming::None => {}
+        HeadFraming::Length(n) => out.extend_from_slice(format!("Content-Length: {n}\r\n").as_bytes()),
+        HeadFraming::Chunked => out.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
+    }
+    out.extend_from_slice(if keep_alive { b"Connection: keep-alive\r\n\r\n" } else { b"Connection: close\r\n\r\n" });
+    out
+}
+
 /// Whether a handler's response can be sent as it is.
 fn valid(response: &Response) -> bool {
     (200..=999).contains(&response.status)
@@ -539,5 +571,11 @@ fn valid(response: &Response) -> bool {
         })
 }
 
+mod stream;
+
+pub use stream::{BodyRead, RequestHead};
+
+#[cfg(test)]
+mod stream_tests;
 #[cfg(test)]
 mod tests;

@@ -20,6 +20,11 @@
 //!   body for `HEAD` and for 1xx, 204 and 304 responses, with the `Content-Length` a `GET` would
 //!   have received kept for `HEAD` (and for a 304 that carries one).
 //!
+//! Bodies are whole ([`Connection::poll_request`], [`Connection::respond`]) or streamed:
+//! [`Connection::poll_head`] hands out a request at the end of its head, its body comes out of
+//! [`Connection::read_body`] as it arrives, and a response goes in as a head and pieces of body
+//! (chunked when its length is not known), in bounded memory whatever the sizes.
+//!
 //! It is `no_std` (with `alloc`): the same core serves in a component and in a kernel.
 //!
 //! [`combined_log_line`] formats the Apache/nginx "combined" access-log line for one exchange.
@@ -56,7 +61,7 @@ mod head;
 mod log;
 mod message;
 
-pub use conn::{Connection, Limits, Now, RespondError, Sent};
+pub use conn::{BodyRead, Connection, Limits, Now, RequestHead, RespondError, Sent};
 pub use date::http_date;
 pub use head::RequestError;
 pub use log::combined_log_line;
