@@ -296,7 +296,16 @@ impl Server {
             }),
         };
         match receiver.await {
-            Ok(Ok(response)) => Ok(response),
+            Ok(Ok(response)) => {
+                // The handler may still fail while it writes the body; the client then sees the
+                // body cut short, and standard error says why.
+                tokio::spawn(async move {
+                    if let Ok(Err(e)) = task.await {
+                        eprintln!("error: {e:?}");
+                    }
+                });
+                Ok(response)
+            }
             Ok(Err(code)) => Err(code.into()),
             // The outparam was dropped unset: the task's end says why.
             Err(_) => match task.await {
