@@ -434,3 +434,24 @@ def copy_morgana(dest, fail):
         if subprocess.run(["cargo", "build", "--release", "--bin", "morgana"], cwd=ROOT).returncode != 0:
             fail("cargo build --release --bin morgana failed")
     shutil.copy2(release, dest)
+
+
+def side_notes(r, notes, failures, labels=("warmup", "run")):
+    """Adds what went wrong on one measured side `r` (its own notes, wrk's errors in the runs
+    named by `labels`, a server gone or no longer answering) to `notes`, and what makes the run
+    fail (a page check failed, the server never answered or exited) to `failures`."""
+    for n in r["notes"]:
+        notes.append(f"{r['name']}: {n}")
+        if n.startswith("page check failed") or n.startswith("never answered"):
+            failures.append(f"{r['name']}: {n}")
+    for label in labels:
+        run = r.get(label)
+        if run and (run["non2xx"] or any(run["socket"].values()) or run["status"] != 0):
+            notes.append(f"{r['name']} {label}: wrk reported errors: non-2xx/3xx {run['non2xx']}, socket "
+                         f"{run['socket']}, wrk exit status {run['status']}")
+    if "alive_after" in r and not r["alive_after"]:
+        notes.append(f"{r['name']}: the server had exited by the end of the measured run")
+        failures.append(f"{r['name']}: the server exited")
+    if "after" in r and r["after"][0] != 200:
+        notes.append(f"{r['name']}: GET / right after the measured run: {r['after']}")
+

@@ -65,9 +65,9 @@ import urllib.parse
 
 import boot
 import linux_peer
-from bench_http import (MEASURE, PEER_DIR, PEER_TUNED_ARGS, PROBE_TIMEOUT, ROOT, WARMUP, check_exact, copy_morgana,
-                        free_port, get, measure, prepare_peer, print_cpu_table, print_notes, progress,
-                        start_morgana, start_nginx, start_peer, tree, versions, wait_answers)
+from bench_http import (check_exact, copy_morgana, free_port, get, MEASURE, measure, PEER_DIR, PEER_TUNED_ARGS,
+                        prepare_peer, print_cpu_table, print_notes, PROBE_TIMEOUT, progress, ROOT, side_notes,
+                        start_morgana, start_nginx, start_peer, tree, versions, wait_answers, WARMUP)
 
 OUT = os.path.join(ROOT, "target", "static-bench")
 EXAMPLE = os.path.join(ROOT, "examples", "static-site")
@@ -432,20 +432,7 @@ def main():
     notes = []
     for key in "abcd":
         r = results[key]
-        for n in r["notes"]:
-            notes.append(f"{r['name']}: {n}")
-            if n.startswith("page check failed") or n.startswith("never answered"):
-                failures.append(f"{r['name']}: {n}")
-        for label in ("warmup", "run"):
-            run = r.get(label)
-            if run and (run["non2xx"] or any(run["socket"].values()) or run["status"] != 0):
-                notes.append(f"{r['name']} {label}: wrk reported errors: non-2xx/3xx {run['non2xx']}, socket "
-                             f"{run['socket']}, wrk exit status {run['status']}")
-        if "alive_after" in r and not r["alive_after"]:
-            notes.append(f"{r['name']}: the server had exited by the end of the measured run")
-            failures.append(f"{r['name']}: the server exited")
-        if "after" in r and r["after"][0] != 200:
-            notes.append(f"{r['name']}: GET / right after the measured run: {r['after']}")
+        side_notes(r, notes, failures)
         if r.get("log") and r.get("run") and r.get("warmup"):
             served, other = r["log"]
             counted = sum(r[k]["requests"] or 0 for k in ("warmup", "run"))

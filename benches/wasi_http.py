@@ -64,9 +64,9 @@ import time
 
 import bench_http
 import linux_peer
-from bench_http import (PEER_DIR, PEER_SRC, PEER_TUNED_ARGS, PROBE_TIMEOUT, ROOT, alive, check_exact, copy_morgana,
-                        free_port, measure, prepare_peer, print_cpu_table, print_notes, progress, start_morgana, tree,
-                        versions)
+from bench_http import (alive, check_exact, copy_morgana, free_port, measure, PEER_DIR, PEER_SRC, PEER_TUNED_ARGS,
+                        prepare_peer, print_cpu_table, print_notes, PROBE_TIMEOUT, progress, ROOT, side_notes,
+                        start_morgana, tree, versions)
 
 OUT = os.path.join(ROOT, "target", "wasi-http-bench")
 EXAMPLE = "examples/http-proxy-hello"
@@ -486,20 +486,7 @@ def main():
 
     for key in KEYS:
         r = results[key]
-        for n in r["notes"]:
-            notes.append(f"{r['name']}: {n}")
-            if n.startswith("page check failed") or n.startswith("never answered"):
-                failures.append(f"{r['name']}: {n}")
-        for label in ("warmup", "run"):
-            run = r.get(label)
-            if run and (run["non2xx"] or any(run["socket"].values()) or run["status"] != 0):
-                notes.append(f"{r['name']} {label}: wrk reported errors: non-2xx/3xx {run['non2xx']}, socket "
-                             f"{run['socket']}, wrk exit status {run['status']}")
-        if "alive_after" in r and not r["alive_after"]:
-            notes.append(f"{r['name']}: the server had exited by the end of the measured run")
-            failures.append(f"{r['name']}: the server exited")
-        if "after" in r and r["after"][0] != 200:
-            notes.append(f"{r['name']}: GET / right after the measured run: {r['after']}")
+        side_notes(r, notes, failures)
         if r.get("stderr") is not None:
             lines = r["stderr"]
             other = [l for l in lines if not l.startswith("Serving HTTP on")]
