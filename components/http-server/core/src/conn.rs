@@ -247,26 +247,7 @@ impl Connection {
             match &mut self.phase {
                 Phase::Handling(_) | Phase::Streaming(_) | Phase::Closing | Phase::Closed => return None,
                 Phase::Head => {
-                    if self.output_len > OUTPUT_HIGH_WATER {
-                        return None;
-                    }
-                    let end = match self.scan.scan(&self.input, &self.limits) {
-                        Ok(Some(end)) => end,
-                        Ok(None) => {
-                            if self.peer_eof {
-                                self.close_gracefully(now);
-                            }
-                            return None;
-                        }
-                        Err(e) => return self.fail(now, e),
-                    };
-                    let parsed = parse_head(self.input.get(..end).unwrap_or_default(), &self.scan, &self.limits);
-                    self.input.drain(..end.min(self.input.len()));
-                    self.scan = HeadScan::default();
-                    let head = match parsed {
-                        Ok(head) => head,
-                        Err(e) => return self.fail(now, e),
-                    };
+                    let head = self.take_head(now)?;
                     let reader = match head.framing {
                         Framing::Length(0) => return Some(self.start_handling(head, Vec::new())),
                         Framing::Length(n) => BodyReader::Length(n),
@@ -447,6 +428,32 @@ impl Connection {
         let at = now.monotonic.checked_add(period).unwrap_or(Duration::MAX);
         self.timer = Some(Timer { at, kind });
         self.output_progress = false;
+    }
+
+    /// The next request head from the input, once it is complete and the output is not piling
+    /// up; a malformed head is answered (and the connection closes), a partial one at the
+    /// client's EOF dropped.
+    fn take_head(&mut self, now: Now) -> Option<crate::head::Head> {
+        if !matches!(self.phase, Phase::Head) || self.output_len > OUTPUT_HIGH_WATER {
+            return None;
+        }
+        let end = match self.scan.scan(&self.input, &self.limits) {
+            Ok(Some(end)) => end,
+            Ok(None) => {
+                if self.peer_eof {
+                    self.close_gracefully(now);
+                }
+                return None;
+            }
+            Err(e) => return self.fail(now, e).and(None),
+        };
+        let parsed = parse_head(self.input.get(..end).unwrap_or_default(), &self.scan, &self.limits);
+        self.input.drain(..end.min(self.input.len()));
+        self.scan = HeadScan::default();
+        match parsed {
+            Ok(head) => Some(head),
+            Err(e) => self.fail(now, e).and(None),
+        }
     }
 
     fn start_handling(&mut self, head: crate::head::Head, body: Vec<u8>) -> Request {

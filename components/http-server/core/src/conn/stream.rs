@@ -104,26 +104,7 @@ impl Connection {
     /// [`poll_request`](Self::poll_request). Protocol errors in the head are answered here, as
     /// by `poll_request`.
     pub fn poll_head(&mut self, now: Now) -> Option<RequestHead> {
-        if !matches!(self.phase, Phase::Head) || self.output_len > OUTPUT_HIGH_WATER {
-            return None;
-        }
-        let end = match self.scan.scan(&self.input, &self.limits) {
-            Ok(Some(end)) => end,
-            Ok(None) => {
-                if self.peer_eof {
-                    self.close_gracefully(now);
-                }
-                return None;
-            }
-            Err(e) => return self.fail(now, e).and(None),
-        };
-        let parsed = crate::head::parse_head(self.input.get(..end).unwrap_or_default(), &self.scan, &self.limits);
-        self.input.drain(..end.min(self.input.len()));
-        self.scan = Default::default();
-        let head = match parsed {
-            Ok(head) => head,
-            Err(e) => return self.fail(now, e).and(None),
-        };
+        let head = self.take_head(now)?;
         let (reader, content_length) = match head.framing {
             Framing::Length(0) => (None, Some(0)),
             Framing::Length(n) => (Some(BodyReader::Length(n)), Some(n)),
