@@ -146,6 +146,8 @@ pub fn serve(component: &[u8], config: ServeConfig) -> Result<(), RunError> {
         let local =
             listener.local_addr().map_err(|e| RunError::Listen { addr: config.listen, error: e.to_string() })?;
         eprintln!("Serving HTTP on http://{local}/");
+        // One listener for the whole run, so that no SIGINT falls between two accepts.
+        let mut interrupted = std::pin::pin!(tokio::signal::ctrl_c());
         loop {
             tokio::select! {
                 accepted = listener.accept() => {
@@ -155,7 +157,7 @@ pub fn serve(component: &[u8], config: ServeConfig) -> Result<(), RunError> {
                     let _ = client.set_nodelay(true);
                     tokio::spawn(Arc::clone(&server).serve_connection(client));
                 }
-                _ = tokio::signal::ctrl_c() => return Ok(()),
+                _ = &mut interrupted => return Ok(()),
             }
         }
     })
