@@ -109,6 +109,9 @@ struct BuildOptions {
     small: bool,
 }
 
+/// Where a wasi:http handler is served unless `--listen` says otherwise (`wasmtime serve`'s).
+const DEFAULT_LISTEN: &str = "0.0.0.0:8080";
+
 #[derive(Args, Clone)]
 struct RunOptions {
     /// Set an environment variable for the application (overrides the manifest's [env]);
@@ -127,9 +130,10 @@ struct RunOptions {
     /// first, and the private key; one file may hold both
     #[arg(long = "key", value_name = "NAME=CERT[,KEY]")]
     keys: Vec<String>,
-    /// unix target, for a component that exports `wasi:http/incoming-handler` (a `wasi:http`
-    /// proxy, as `wasmtime serve` serves): the address to serve HTTP on
-    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8080")]
+    /// For a component that exports `wasi:http/incoming-handler` (a `wasi:http` proxy, as
+    /// `wasmtime serve` serves): the address to serve HTTP on (qemu target: QEMU forwards it to
+    /// the same port of the VM)
+    #[arg(long, value_name = "ADDR", default_value = DEFAULT_LISTEN)]
     listen: std::net::SocketAddr,
     /// unix target, for a served wasi:http handler: requests one instance serves, one after
     /// another, before it is dropped (1, the default: a fresh instance per request, as

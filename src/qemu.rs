@@ -284,6 +284,7 @@ fn linked_interfaces(features: &[String]) -> Vec<String> {
         .into_iter()
         .filter(|i| !i.starts_with("wasi:sockets/tcp") || has("wasi-sockets-tcp"))
         .filter(|i| !i.starts_with("wasi:sockets/udp") || has("wasi-sockets-udp"))
+        .filter(|i| i != "wasi:http/outgoing-handler")
         .collect()
 }
 
@@ -345,7 +346,25 @@ pub fn run(
         None if options.gateway.is_some() || !options.dns.is_empty() => bail!("--gateway and --dns go with --ip"),
         None => BootParams::default(),
     };
+    // An image whose kernel links `wasi:http` serves a handler: the qemu target provides no
+    // `outgoing-handler` yet, so `wasi:http/types` is of use to a handler only.
+    let serves_http = payload.config.host_interfaces.iter().any(|i| i.starts_with("wasi:http/"));
+    if serves_http && (!options.listen.is_ipv4() || options.listen.port() == 0) {
+        bail!(
+            "--listen {}: QEMU forwards an IPv4 address and a port to the VM; give one such as 127.0.0.1:8080",
+            options.listen
+        );
+    }
+    if !serves_http && options.listen != crate::DEFAULT_LISTEN.parse().expect("a socket address") {
+        report::note("--listen applies to a wasi:http handler; this application is not one");
+    }
+    if options.max_instance_reuse_count != 1 {
+        report::note(
+            "--max-instance-reuse-count applies to the unix target; on qemu every request gets a fresh instance",
+        );
+    }
     let params = BootParams {
+        http_listen: serves_http.then_some(options.listen),
         timeout_ms: options.timeout,
         wall_clock: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok().map(|d| d.as_secs()),
         verbose: options.verbose,
@@ -401,7 +420,15 @@ pub fn run(
             anyhow::anyhow!("`{text}` is not a port forward; write [ADDRESS:]HOST:GUEST[/udp], e.g. 8080:80")
         })?);
     }
-    let wants_network = payload.config.host_interfaces.iter().any(|i| i.starts_with("wasi:sockets/"));
+    if serves_http {
+        ports.push(PortForward {
+            udp: false,
+            host_address: options.listen.ip().to_string(),
+            host_port: options.listen.port(),
+            guest_port: options.listen.port(),
+        });
+    }
+    let wants_network = serves_http || payload.config.host_interfaces.iter().any(|i| i.starts_with("wasi:sockets/"));
     let network = network_args(&options.net, &ports, wants_network, options.machine)?;
     let mut qemu = Command::new("qemu-system-x86_64");
     qemu.args(options.machine.args())

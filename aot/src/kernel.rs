@@ -11,8 +11,19 @@ use std::process::{Command, Stdio};
 
 /// The packages the kernel implements, each a cargo feature: the WASI 0.2 ones (any 0.2.x
 /// version) `wasi-NAME`, and `morgana:crypto` (0.1.x) `morgana-crypto`.
-pub const HOST_PACKAGES: &[&str] =
-    &["wasi:cli", "wasi:clocks", "wasi:filesystem", "wasi:io", "wasi:random", "wasi:sockets", "morgana:crypto"];
+pub const HOST_PACKAGES: &[&str] = &[
+    "wasi:cli",
+    "wasi:clocks",
+    "wasi:filesystem",
+    "wasi:http",
+    "wasi:io",
+    "wasi:random",
+    "wasi:sockets",
+    "morgana:crypto",
+];
+
+/// Interfaces of a package the kernel provides that it does not provide (yet).
+const NOT_PROVIDED: &[&str] = &["wasi:http/outgoing-handler"];
 
 /// The cargo feature of a host package (`wasi:cli` → `wasi-cli`) and the version line the
 /// kernel provides it at.
@@ -28,7 +39,7 @@ fn feature_of(package: &str) -> Option<(String, &'static str)> {
 #[non_exhaustive]
 pub enum KernelError {
     #[error(
-        "the kernel cannot provide `{import}`; the qemu target provides WASI 0.2 cli, clocks, filesystem, io, random and sockets, and morgana:crypto 0.1 (the host's keys and AEAD)"
+        "the kernel cannot provide `{import}`; the qemu target provides WASI 0.2 cli, clocks, filesystem, http (types, and serving incoming-handler; not outgoing-handler yet), io, random and sockets, and morgana:crypto 0.1 (the host's keys and AEAD)"
     )]
     Unsupported { import: String },
     #[error("the kernel sources are not at {}; morgana must run from its source tree", dir.display())]
@@ -52,6 +63,9 @@ pub fn features_for<'a>(imports: impl IntoIterator<Item = &'a str>) -> Result<Ve
     for import in imports {
         let (base, version) = import.split_once('@').unwrap_or((import, ""));
         let package = base.split('/').next().unwrap_or_default();
+        if NOT_PROVIDED.contains(&base) {
+            return Err(KernelError::Unsupported { import: import.to_string() });
+        }
         let Some((feature, _)) = feature_of(package).filter(|(_, line)| {
             version == *line || version.strip_prefix(line).is_some_and(|rest| rest.starts_with('.'))
         }) else {
@@ -143,8 +157,11 @@ mod tests {
         assert_eq!(packages_of(&features), vec!["wasi:cli", "wasi:io"]);
         let udp_only = features_for(["wasi:sockets/udp@0.2.0", "wasi:sockets/network@0.2.0"]).unwrap();
         assert_eq!(udp_only, vec!["wasi-io", "wasi-sockets", "wasi-sockets-udp"]);
-        let err = features_for(["wasi:http/types@0.2.0"]).unwrap_err();
-        assert!(err.to_string().contains("wasi:http/types@0.2.0"), "{err}");
+        let proxy = features_for(["wasi:http/types@0.2.0", "wasi:io/streams@0.2.0"]).unwrap();
+        assert_eq!(proxy, vec!["wasi-http", "wasi-io"]);
+        assert_eq!(packages_of(&proxy), vec!["wasi:http", "wasi:io"]);
+        let err = features_for(["wasi:http/types@0.2.0", "wasi:http/outgoing-handler@0.2.0"]).unwrap_err();
+        assert!(err.to_string().contains("wasi:http/outgoing-handler@0.2.0"), "{err}");
         assert!(features_for(["wasi:cli/stdout@0.3.0"]).is_err());
         let signing = features_for(["morgana:crypto/signing@0.1.0"]).unwrap();
         assert_eq!(signing, vec!["morgana-crypto", "wasi-io"]);

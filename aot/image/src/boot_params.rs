@@ -50,6 +50,10 @@ pub struct BootParams {
     pub virtio_mmio: Vec<(u64, u32)>,
     /// `probe=NAME`: a memory-protection self-test the kernel runs before the application.
     pub probe: Option<String>,
+    /// `http-listen=ADDRESS:PORT`: where a `wasi:http` handler is served, as the user asked
+    /// (`morgana run --listen`): the kernel listens on the port (on every address of the VM;
+    /// QEMU forwards the address to it) and names the address when it reports that it serves.
+    pub http_listen: Option<core::net::SocketAddr>,
     /// Tokens the kernel does not know, kept to warn about.
     pub unknown: Vec<String>,
 }
@@ -94,6 +98,9 @@ impl BootParams {
         if let Some(probe) = &self.probe {
             tokens.push(format!("probe={}", percent_encode(probe)));
         }
+        if let Some(listen) = self.http_listen {
+            tokens.push(format!("http-listen={}", percent_encode(&format!("{listen}"))));
+        }
         tokens.join(" ")
     }
 
@@ -116,6 +123,7 @@ impl BootParams {
         self.gateway = later.gateway.or(self.gateway);
         self.virtio_mmio.extend(later.virtio_mmio);
         self.probe = later.probe.or(self.probe);
+        self.http_listen = later.http_listen.or(self.http_listen);
         self.unknown.extend(later.unknown);
         self
     }
@@ -145,6 +153,7 @@ impl BootParams {
                     params.env.push((name.into(), val.into()));
                 }
                 "timeout-ms" => params.timeout_ms = Some(value.parse().map_err(|_| bad("expected milliseconds"))?),
+                "http-listen" => params.http_listen = Some(value.parse().map_err(|_| bad("expected ADDRESS:PORT"))?),
                 "wall-clock" => params.wall_clock = Some(value.parse().map_err(|_| bad("expected seconds"))?),
                 "ip" => {
                     let (address, prefix) = value.split_once('/').ok_or_else(|| bad("expected ADDRESS/PREFIX"))?;
@@ -222,6 +231,7 @@ mod tests {
             dns: vec!["10.0.0.1".parse().unwrap(), "fd00::1".parse().unwrap()],
             virtio_mmio: vec![],
             probe: Some("write-code".into()),
+            http_listen: Some("[::1]:8080".parse().unwrap()),
             unknown: vec![],
         };
         let line = params.encode();

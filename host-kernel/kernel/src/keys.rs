@@ -42,3 +42,10 @@ pub fn load(baked: &[PayloadKey<'_>], sent: &[SentKey], now_unix: i64, random: &
     random.fill(&mut seed);
     Ok(HostKeys::new(keys, Box::new(ChaCha20Rng::from_seed(seed))))
 }
+
+/// The same keys with a generator of their own, for another instance's store.
+pub fn share(keys: &HostKeys, random: &Random) -> HostKeys {
+    let mut seed = [0u8; 32];
+    random.fill(&mut seed);
+    keys.share(Box::new(ChaCha20Rng::from_seed(seed)))
+}

@@ -36,6 +36,8 @@ mod platform;
 mod random;
 #[allow(unsafe_code)]
 mod runtime;
+#[cfg(feature = "wasi-http")]
+mod serve;
 mod time;
 
 use alloc::borrow::Cow;
@@ -279,6 +281,7 @@ fn boot(boot_tsc: u64) -> Result<Ending, Stop> {
         params.probe.as_deref().map(|name| (name, payload_start)),
         verbose.then_some(tsc_hz),
         boot_tsc,
+        params.http_listen,
     );
     #[cfg(feature = "wasi-sockets")]
     if let Some(network) = &platform.network {
@@ -395,9 +398,11 @@ fn open_channel(params: &BootParams) -> Result<(Channel, Start), Stop> {
     Ok((channel, start))
 }
 
-/// Instantiates the component, calls its `wasi:cli/run`, and turns the outcome into a status.
-/// `probe`: a memory-protection probe to run once the component is loaded (its name, and an
-/// address in the payload).
+/// Instantiates the component, calls its `wasi:cli/run`, and turns the outcome into a status;
+/// or, for a component that exports `wasi:http/incoming-handler`, serves it on `http_listen`'s
+/// port. `probe`: a memory-protection probe to run once the component is loaded (its name, and
+/// an address in the payload).
+#[allow(clippy::too_many_arguments)]
 fn run(
     precompiled: &'static [u8],
     platform: Arc<KernelPlatform>,
@@ -406,7 +411,10 @@ fn run(
     probe: Option<(&str, u64)>,
     verbose_tsc_hz: Option<u64>,
     boot_tsc: u64,
+    http_listen: Option<core::net::SocketAddr>,
 ) -> Result<Ending, Stop> {
+    #[cfg(not(feature = "wasi-http"))]
+    let _ = http_listen;
     let host_error = |e: wasmtime::Error| Stop(exit::HOST_ERROR, alloc::format!("{e:?}").into());
     let engine = runtime::engine().map_err(host_error)?;
     if let Some(hz) = verbose_tsc_hz {
@@ -418,33 +426,44 @@ fn run(
     if let Some(hz) = verbose_tsc_hz {
         kprintln!("[kernel] t={}us component loaded", (cpu::rdtsc() - boot_tsc) as u128 * 1_000_000 / hz as u128);
     }
-    let run_export = component
-        .component_type()
-        .exports(engine)
-        .map(|(name, _)| name.to_string())
-        .find(|name| name.starts_with("wasi:cli/run@0.2"))
-        .ok_or_else(|| {
-            Stop(exit::LINK_FAILED, "the component does not export `wasi:cli/run`, so there is nothing to run".into())
-        })?;
+    let exports: Vec<String> = component.component_type().exports(engine).map(|(name, _)| name.to_string()).collect();
+    let run_export = exports.iter().find(|name| name.starts_with("wasi:cli/run@0.2")).cloned();
+    let serves_http = exports.iter().any(|name| name.starts_with("wasi:http/incoming-handler@0.2"));
+    if run_export.is_none() && !serves_http {
+        return Err(Stop(
+            exit::LINK_FAILED,
+            "the component exports neither `wasi:cli/run` nor `wasi:http/incoming-handler`, so there is nothing to run"
+                .into(),
+        ));
+    }
     let mut linker = Linker::<Host>::new(engine);
     morgana_wasi::add_to_linker_async(&mut linker).map_err(host_error)?;
     #[cfg(feature = "morgana-crypto")]
     morgana_keys::host::add_to_linker(&mut linker, |host| &mut host.keys).map_err(host_error)?;
+    #[cfg(feature = "wasi-http")]
+    morgana_wasi::http::add_to_linker(&mut linker).map_err(host_error)?;
+
+    #[cfg(feature = "wasi-http")]
+    if serves_http {
+        run_probe(probe)?;
+        let template = serve::Template {
+            wasi: host.wasi,
+            #[cfg(feature = "morgana-crypto")]
+            keys: host.keys,
+        };
+        return serve::serve(engine, &linker, &component, platform, template, timeout_ms, http_listen);
+    }
+    let Some(run_export) = run_export else {
+        return Err(Stop(
+            exit::LINK_FAILED,
+            "the component is a wasi:http handler, and this kernel was built without `wasi:http`; build the image with `morgana build --target qemu`".into(),
+        ));
+    };
     let pre = linker.instantiate_pre(&component).map_err(|e| {
         Stop(exit::LINK_FAILED, alloc::format!("the kernel cannot satisfy the component's imports: {e:#}").into())
     })?;
 
-    if let Some((name, payload)) = probe {
-        mm::probe::run(name, payload).map_err(|_| {
-            Stop(
-                exit::HOST_ERROR,
-                alloc::format!("unknown probe `{name}`; the probes are: {}", mm::probe::NAMES.join(", ")).into(),
-            )
-        })?;
-        if name != "fiber-stack-overflow" {
-            return Err(Stop(exit::HOST_ERROR, "".into()));
-        }
-    }
+    run_probe(probe)?;
 
     let mut store = Store::new(engine, host);
     let deadline_ns = match timeout_ms {
@@ -485,6 +504,22 @@ fn run(
         Some(Ok(Err(()))) => Ok(Ending::Status(1)),
         Some(Err(error)) => Ok(classify(error, timeout_ms)),
     }
+}
+
+/// Runs the memory-protection probe, if one was asked for: every probe but a fiber-stack
+/// overflow stops the kernel before the application starts.
+fn run_probe(probe: Option<(&str, u64)>) -> Result<(), Stop> {
+    let Some((name, payload)) = probe else { return Ok(()) };
+    mm::probe::run(name, payload).map_err(|_| {
+        Stop(
+            exit::HOST_ERROR,
+            alloc::format!("unknown probe `{name}`; the probes are: {}", mm::probe::NAMES.join(", ")).into(),
+        )
+    })?;
+    if name != "fiber-stack-overflow" {
+        return Err(Stop(exit::HOST_ERROR, "".into()));
+    }
+    Ok(())
 }
 
 /// How an error out of the guest ends it: an exit, a timeout, a trap (reported), or a host

@@ -70,22 +70,8 @@ pub struct ServeConfig {
     pub max_instance_reuse: usize,
 }
 
-/// `wasmtime serve`'s answer to a request its handler failed (wasmtime-cli 48.0.8,
-/// src/commands/serve.rs), byte for byte, with `Content-Type: text/html; charset=UTF-8`.
-pub const ERROR_PAGE: &str = "\
-<!doctype html>
-<html>
-<head>
-    <title>500 Internal Server Error</title>
-</head>
-<body>
-    <center>
-        <h1>500 Internal Server Error</h1>
-        <hr>
-        wasmtime
-    </center>
-</body>
-</html>";
+/// `wasmtime serve`'s 500 page (shared with the kernel's server).
+pub use morgana_http::WASMTIME_SERVE_ERROR_PAGE as ERROR_PAGE;
 
 /// Time a client has to send a whole request head, as components/http-server's
 /// `HTTP_HEAD_TIMEOUT_MS` default; beyond it the connection is closed (a slowloris client holds

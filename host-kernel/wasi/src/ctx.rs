@@ -11,7 +11,9 @@ use crate::platform::Platform;
 
 /// What one component instance sees of WASI: its arguments and environment, the machine
 /// (through [`Platform`]) and, if the embedder gave it one, a network. Resources the guest holds
-/// live in the embedder's [`ResourceTable`], beside it.
+/// live in the embedder's [`ResourceTable`], beside it. A clone shares the platform, the network
+/// and the preopened trees (a server gives each request's instance one).
+#[derive(Clone)]
 pub struct WasiCtx {
     platform: Arc<dyn Platform>,
     args: Vec<String>,

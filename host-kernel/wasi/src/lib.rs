@@ -16,6 +16,9 @@
 //!   `tcp-create-socket` (`sockets-tcp`), `udp` and `udp-create-socket` (`sockets-udp`), over
 //!   the [`Network`](network::Network) given with [`WasiCtx::with_network`]; without one no
 //!   socket can be created, as under wasmtime-wasi without network access.
+//! - [`http`]: `wasi:http/types`, and [`http::serve`], which calls a component's
+//!   `wasi:http/incoming-handler` for each request to an HTTP/1.1 server on the network
+//!   (feature `http`; linked by [`http::add_to_linker`], not by [`add_to_linker_async`]).
 //! - [`io`] (always): `error`, `poll`, `streams`, which are wasmtime-wasi-io's.
 //!
 //! Layers, bottom up: [`Platform`] is everything machine-specific (clocks, random, console,
@@ -88,6 +91,8 @@ pub mod cli;
 pub mod clocks;
 #[cfg(feature = "filesystem")]
 pub mod filesystem;
+#[cfg(feature = "http")]
+pub mod http;
 /// Without feature `filesystem` no descriptor can exist: the resource types are empty.
 #[cfg(not(feature = "filesystem"))]
 pub mod filesystem {

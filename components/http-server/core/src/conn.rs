@@ -247,7 +247,7 @@ impl Connection {
             match &mut self.phase {
                 Phase::Handling(_) | Phase::Streaming(_) | Phase::Closing | Phase::Closed => return None,
                 Phase::Head => {
-                    let head = self.take_head(now)?;
+                    let head = self.take_head(now, false)?;
                     let reader = match head.framing {
                         Framing::Length(0) => return Some(self.start_handling(head, Vec::new())),
                         Framing::Length(n) => BodyReader::Length(n),
@@ -432,8 +432,9 @@ impl Connection {
 
     /// The next request head from the input, once it is complete and the output is not piling
     /// up; a malformed head is answered (and the connection closes), a partial one at the
-    /// client's EOF dropped.
-    fn take_head(&mut self, now: Now) -> Option<crate::head::Head> {
+    /// client's EOF dropped. A `Content-Length` beyond [`Limits::max_body_bytes`] is refused
+    /// (413) unless the body will be `streamed`, in which case no size is too large.
+    fn take_head(&mut self, now: Now, streamed: bool) -> Option<crate::head::Head> {
         if !matches!(self.phase, Phase::Head) || self.output_len > OUTPUT_HIGH_WATER {
             return None;
         }
@@ -447,7 +448,15 @@ impl Connection {
             }
             Err(e) => return self.fail(now, e).and(None),
         };
-        let parsed = parse_head(self.input.get(..end).unwrap_or_default(), &self.scan, &self.limits);
+        let unlimited;
+        let limits = match streamed {
+            true => {
+                unlimited = Limits { max_body_bytes: usize::MAX, ..self.limits.clone() };
+                &unlimited
+            }
+            false => &self.limits,
+        };
+        let parsed = parse_head(self.input.get(..end).unwrap_or_default(), &self.scan, limits);
         self.input.drain(..end.min(self.input.len()));
         self.scan = HeadScan::default();
         match parsed {

@@ -66,3 +66,21 @@ pub use date::http_date;
 pub use head::RequestError;
 pub use log::combined_log_line;
 pub use message::{Request, Response, Version, reason_phrase};
+
+/// The page `wasmtime serve` (wasmtime-cli 48.0.8, `src/commands/serve.rs`) answers with, as a
+/// 500 with `Content-Type: text/html; charset=UTF-8`, when a `wasi:http` handler fails before
+/// its response began. Morgana's servers of `wasi:http` handlers answer with the same page.
+pub const WASMTIME_SERVE_ERROR_PAGE: &str = "\
+<!doctype html>
+<html>
+<head>
+    <title>500 Internal Server Error</title>
+</head>
+<body>
+    <center>
+        <h1>500 Internal Server Error</h1>
+        <hr>
+        wasmtime
+    </center>
+</body>
+</html>";

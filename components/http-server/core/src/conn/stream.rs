@@ -104,7 +104,7 @@ impl Connection {
     /// [`poll_request`](Self::poll_request). Protocol errors in the head are answered here, as
     /// by `poll_request`.
     pub fn poll_head(&mut self, now: Now) -> Option<RequestHead> {
-        let head = self.take_head(now)?;
+        let head = self.take_head(now, true)?;
         let (reader, content_length) = match head.framing {
             Framing::Length(0) => (None, Some(0)),
             Framing::Length(n) => (Some(BodyReader::Length(n)), Some(n)),

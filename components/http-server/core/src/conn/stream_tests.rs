@@ -210,3 +210,17 @@ fn an_invalid_response_head_becomes_a_500() {
     assert!(out.starts_with("HTTP/1.1 500 Internal Server Error\r\n"), "{out}");
     assert!(!out.contains("dropped"), "{out}");
 }
+
+#[test]
+fn a_streamed_body_may_be_larger_than_a_whole_one_may() {
+    let limits = Limits { max_body_bytes: 16, ..Limits::default() };
+    let head = b"POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 104857600\r\n\r\n";
+    let mut streamed = Connection::new(limits.clone(), at(0));
+    streamed.receive(at(0), head);
+    assert_eq!(streamed.poll_head(at(0)).map(|h| h.content_length), Some(Some(100 << 20)));
+    assert!(!streamed.has_output(), "{}", drain(&mut streamed));
+    let mut whole = Connection::new(limits, at(0));
+    whole.receive(at(0), head);
+    assert_eq!(whole.poll_request(at(0)), None);
+    assert!(drain(&mut whole).starts_with("HTTP/1.1 413 "));
+}
