@@ -3,14 +3,17 @@
 //! curl and raw sockets. What each answer must be is written here from the handler's source and
 //! from `wasmtime serve` 48.0.8 (its 500 page, its header rules), not from another run.
 //!
-//! The unix target serves with wasmtime-wasi-http; the qemu target does not provide `wasi:http`
-//! yet and must say so when asked to build the example.
+//! The unix target serves with wasmtime-wasi-http; the qemu target with the kernel's own server
+//! (morgana-wasi's `http`, over morgana-http), one image built once for all the tests here and
+//! booted under TCG. The qemu target has no `outgoing-handler` yet and must say so.
 
 mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -25,6 +28,45 @@ fn serve(timeout: &str) -> (Server, String) {
     (server, format!("http://{listen}"))
 }
 
+/// The example's qemu image, built once for every test here (the scratch directory lives as
+/// long as the tests).
+fn qemu_image() -> &'static PathBuf {
+    static IMAGE: OnceLock<(Scratch, PathBuf)> = OnceLock::new();
+    &IMAGE
+        .get_or_init(|| {
+            let scratch = Scratch::new();
+            let image = scratch.path().join("http-proxy-hello.img");
+            morgana(&["build", EXAMPLE, "--target", "qemu", "-o", image.to_str().unwrap()]).assert_success();
+            (scratch, image)
+        })
+        .1
+}
+
+/// The handler served in a VM (TCG, `extra` arguments added), QEMU forwarding a free port of
+/// this machine to it. Ready once the handler has answered: QEMU accepts connections on the
+/// port before the VM listens.
+fn serve_on_qemu(timeout: &str, extra: &[&str]) -> (Server, String) {
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let image = qemu_image().to_str().unwrap().to_string();
+    let args =
+        [&["run", &image, "--target", "qemu", "--accel", "tcg", "--listen", &listen, "--timeout", timeout], extra];
+    let server = Server::start_accepting(&args.concat(), port);
+    let base = format!("http://{listen}");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let probe = Command::new("curl").args(["-sS", "--max-time", "5", &format!("{base}/")]).output().unwrap();
+        if probe.stdout == b"Hello, wasi:http!\n" {
+            return (server, base);
+        }
+        if Instant::now() > deadline {
+            let run = server.stop();
+            panic!("the VM never answered on {base}:\n{}{}", run.stdout, run.stderr);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 fn body(response: &str) -> &str {
     response.split_once("\n\n").map_or("", |(_, body)| body)
 }
@@ -35,7 +77,22 @@ const WASMTIME_500_PAGE: &str = "<!doctype html>\n<html>\n<head>\n    <title>500
 #[test]
 fn serves_methods_headers_and_failures_as_wasmtime_serve_does_on_unix() {
     let (server, base) = serve("3s");
+    serves_methods_headers_and_failures(server, &base);
+}
 
+#[test]
+fn serves_methods_headers_and_failures_as_wasmtime_serve_does_on_qemu() {
+    let (server, base) = serve_on_qemu("3s", &[]);
+    // Every request gets a fresh instance, as under `wasmtime serve`.
+    for _ in 0..3 {
+        assert_eq!(body(&curl(&[&format!("{base}/count")])), "1\n");
+    }
+    serves_methods_headers_and_failures(server, &base);
+}
+
+/// What both targets must do: `server` serves the handler at `base`, each request limited to
+/// 3 s; the server is stopped at the end and what it reported checked.
+fn serves_methods_headers_and_failures(server: Server, base: &str) {
     let hello = curl(&[&format!("{base}/")]);
     assert!(hello.starts_with("HTTP/1.1 200 OK\n"), "{hello}");
     assert_eq!(body(&hello), "Hello, wasi:http!\n");
@@ -202,9 +259,60 @@ fn morgana_pid(server: &Server) -> u32 {
 }
 
 #[test]
-fn the_qemu_target_says_it_cannot_serve_wasi_http_yet() {
-    let run = morgana(&["build", EXAMPLE, "--target", "qemu"]);
-    run.assert_failure_mentioning(&["wasi:http/types", "qemu"]);
+fn bodies_of_100_mib_stream_both_ways_through_a_vm_of_48_mib_on_qemu() {
+    const SIZE: usize = 100 << 20;
+    // The VM's memory could not hold either body: they must stream.
+    let (server, base) = serve_on_qemu("300s", &["--memory", "48M"]);
+    let download = Command::new("curl")
+        .args(["-sS", "--max-time", "300", &format!("{base}/bytes?n={SIZE}")])
+        .stdout(Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(download.status.success(), "{}", String::from_utf8_lossy(&download.stderr));
+    assert_eq!(download.stdout.len(), SIZE);
+    assert!(download.stdout.iter().enumerate().all(|(i, b)| *b == b"0123456789"[i % 10]), "the bytes differ");
+
+    let scratch = Scratch::new();
+    let upload: Vec<u8> = (0..SIZE).map(|i| (i % 251) as u8).collect();
+    let upload_path = scratch.file("upload.bin", &upload);
+    let echo = Command::new("curl")
+        .args(["-sS", "--max-time", "300", "--data-binary"])
+        .arg(format!("@{}", upload_path.display()))
+        .arg(format!("{base}/echo"))
+        .stdout(Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(echo.status.success(), "{}", String::from_utf8_lossy(&echo.stderr));
+    assert!(echo.stdout == upload, "the echo differs ({} bytes back)", echo.stdout.len());
+    // A chunked upload (no length announced) streams as well.
+    let text = "0123456789abcdef".repeat(64 * 1024);
+    let text_path = format!("@{}", scratch.file("text.txt", &text).display());
+    let chunked = curl(&["-H", "Transfer-Encoding: chunked", "--data-binary", &text_path, &format!("{base}/echo")]);
+    assert!(chunked.starts_with("HTTP/1.1 200 OK\n"), "{}", &chunked[..200.min(chunked.len())]);
+    assert!(body(&chunked) == text, "the chunked echo differs ({} bytes back)", body(&chunked).len());
+    drop(server);
+}
+
+#[test]
+fn a_client_that_never_finishes_its_head_is_let_go_on_qemu() {
+    let (server, base) = serve_on_qemu("10s", &[]);
+    let mut slow = TcpStream::connect(base.trim_start_matches("http://")).unwrap();
+    slow.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ").unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let started = Instant::now();
+    let mut rest = Vec::new();
+    let _ = slow.read_to_end(&mut rest);
+    let waited = started.elapsed();
+    assert!(waited > Duration::from_secs(8) && waited < Duration::from_secs(20), "closed after {waited:?}");
+    // Meanwhile, and after, the server serves others.
+    assert_eq!(body(&curl(&[&format!("{base}/")])), "Hello, wasi:http!\n");
+    drop(server);
+}
+
+#[test]
+fn the_qemu_target_says_it_has_no_outgoing_handler_yet() {
+    let run = morgana(&["build", "examples/http-forward", "--target", "qemu"]);
+    run.assert_failure_mentioning(&["wasi:http/outgoing-handler", "qemu"]);
 }
 
 /// wasmtime 48.0.8, if installed (`WASMTIME` names another binary).
@@ -227,7 +335,7 @@ fn observable(response: &str) -> String {
 }
 
 #[test]
-fn answers_are_what_wasmtime_serve_answers_on_unix() {
+fn answers_are_what_wasmtime_serve_answers_on_both_targets() {
     let Some(wasmtime) = wasmtime() else {
         eprintln!(
             "wasmtime 48.0.8 is not installed (cargo install wasmtime-cli@48.0.8 --locked): the answers are not compared with `wasmtime serve`"
@@ -239,6 +347,7 @@ fn answers_are_what_wasmtime_serve_answers_on_unix() {
     let component = scratch.path().join("http-proxy-hello.wasm");
     morgana(&["build", EXAMPLE, "-o", component.to_str().unwrap()]).assert_success();
     let (morgana_server, morgana_base) = serve("3s");
+    let (qemu_server, qemu_base) = serve_on_qemu("3s", &[]);
     let port = free_port();
     let mut command = Command::new(&wasmtime);
     command
@@ -265,9 +374,11 @@ fn answers_are_what_wasmtime_serve_answers_on_unix() {
             let url = format!("{base}{path}");
             observable(&curl(&[options, &[url.as_str()]].concat()))
         };
-        assert_eq!(ask(&morgana_base), ask(&wasmtime_base), "{request:?}");
+        let expected = ask(&wasmtime_base);
+        assert_eq!(ask(&morgana_base), expected, "unix: {request:?}");
+        assert_eq!(ask(&qemu_base), expected, "qemu: {request:?}");
     }
-    drop((morgana_server, wasmtime_server));
+    drop((morgana_server, qemu_server, wasmtime_server));
 }
 
 /// examples/http-forward served on unix with `env`, on a free port.
