@@ -135,9 +135,9 @@ struct RunOptions {
     /// the same port of the VM)
     #[arg(long, value_name = "ADDR", default_value = DEFAULT_LISTEN)]
     listen: std::net::SocketAddr,
-    /// unix target, for a served wasi:http handler: requests one instance serves, one after
-    /// another, before it is dropped (1, the default: a fresh instance per request, as
-    /// `wasmtime serve` does for wasi:http 0.2)
+    /// For a served wasi:http handler: requests one instance serves, one after another, before
+    /// it is dropped (1, the default: a fresh instance per request, as `wasmtime serve` does for
+    /// wasi:http 0.2)
     #[arg(long, value_name = "N", default_value_t = 1)]
     max_instance_reuse_count: usize,
     /// The application's `argv[0]` (by default the composed component's file name, as

@@ -358,13 +358,13 @@ pub fn run(
     if !serves_http && options.listen != crate::DEFAULT_LISTEN.parse().expect("a socket address") {
         report::note("--listen applies to a wasi:http handler; this application is not one");
     }
-    if options.max_instance_reuse_count != 1 {
-        report::note(
-            "--max-instance-reuse-count applies to the unix target; on qemu every request gets a fresh instance",
-        );
+    let reuse = u32::try_from(options.max_instance_reuse_count).ok().filter(|n| *n > 0);
+    if serves_http && reuse.is_none() {
+        bail!("--max-instance-reuse-count {}: give a count from 1 to {}", options.max_instance_reuse_count, u32::MAX);
     }
     let params = BootParams {
         http_listen: serves_http.then_some(options.listen),
+        http_instance_reuse: reuse.filter(|n| serves_http && *n > 1),
         timeout_ms: options.timeout,
         wall_clock: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok().map(|d| d.as_secs()),
         verbose: options.verbose,

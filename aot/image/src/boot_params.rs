@@ -54,6 +54,9 @@ pub struct BootParams {
     /// (`morgana run --listen`): the kernel listens on the port (on every address of the VM;
     /// QEMU forwards the address to it) and names the address when it reports that it serves.
     pub http_listen: Option<core::net::SocketAddr>,
+    /// `http-instance-reuse=N`: requests one instance of a `wasi:http` handler serves before it
+    /// is dropped (1, the default: a fresh instance per request).
+    pub http_instance_reuse: Option<u32>,
     /// Tokens the kernel does not know, kept to warn about.
     pub unknown: Vec<String>,
 }
@@ -101,6 +104,9 @@ impl BootParams {
         if let Some(listen) = self.http_listen {
             tokens.push(format!("http-listen={}", percent_encode(&format!("{listen}"))));
         }
+        if let Some(uses) = self.http_instance_reuse {
+            tokens.push(format!("http-instance-reuse={uses}"));
+        }
         tokens.join(" ")
     }
 
@@ -124,6 +130,7 @@ impl BootParams {
         self.virtio_mmio.extend(later.virtio_mmio);
         self.probe = later.probe.or(self.probe);
         self.http_listen = later.http_listen.or(self.http_listen);
+        self.http_instance_reuse = later.http_instance_reuse.or(self.http_instance_reuse);
         self.unknown.extend(later.unknown);
         self
     }
@@ -153,6 +160,10 @@ impl BootParams {
                     params.env.push((name.into(), val.into()));
                 }
                 "timeout-ms" => params.timeout_ms = Some(value.parse().map_err(|_| bad("expected milliseconds"))?),
+                "http-instance-reuse" => {
+                    let uses = value.parse().ok().filter(|n| *n > 0);
+                    params.http_instance_reuse = Some(uses.ok_or_else(|| bad("expected a count of at least 1"))?)
+                }
                 "http-listen" => params.http_listen = Some(value.parse().map_err(|_| bad("expected ADDRESS:PORT"))?),
                 "wall-clock" => params.wall_clock = Some(value.parse().map_err(|_| bad("expected seconds"))?),
                 "ip" => {
@@ -232,6 +243,7 @@ mod tests {
             virtio_mmio: vec![],
             probe: Some("write-code".into()),
             http_listen: Some("[::1]:8080".parse().unwrap()),
+            http_instance_reuse: Some(3),
             unknown: vec![],
         };
         let line = params.encode();

@@ -282,6 +282,7 @@ fn boot(boot_tsc: u64) -> Result<Ending, Stop> {
         verbose.then_some(tsc_hz),
         boot_tsc,
         params.http_listen,
+        params.http_instance_reuse,
     );
     #[cfg(feature = "wasi-sockets")]
     if let Some(network) = &platform.network {
@@ -412,9 +413,10 @@ fn run(
     verbose_tsc_hz: Option<u64>,
     boot_tsc: u64,
     http_listen: Option<core::net::SocketAddr>,
+    http_instance_reuse: Option<u32>,
 ) -> Result<Ending, Stop> {
     #[cfg(not(feature = "wasi-http"))]
-    let _ = http_listen;
+    let _ = (http_listen, http_instance_reuse);
     let host_error = |e: wasmtime::Error| Stop(exit::HOST_ERROR, alloc::format!("{e:?}").into());
     let engine = runtime::engine().map_err(host_error)?;
     if let Some(hz) = verbose_tsc_hz {
@@ -451,7 +453,8 @@ fn run(
             #[cfg(feature = "morgana-crypto")]
             keys: host.keys,
         };
-        return serve::serve(engine, &linker, &component, platform, template, timeout_ms, http_listen);
+        let config = serve::ServeConfig { listen: http_listen, timeout_ms, instance_reuse: http_instance_reuse };
+        return serve::serve(engine, &linker, &component, platform, template, config);
     }
     let Some(run_export) = run_export else {
         return Err(Stop(
