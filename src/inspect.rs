@@ -215,6 +215,9 @@ fn print_image(out: &mut String, path: &std::path::Path) -> Result<()> {
     if config.stdin_null {
         writeln!(out, "stdin      null")?;
     }
+    if config.serves_http {
+        writeln!(out, "serves     wasi:http/incoming-handler (on `morgana run --listen`)")?;
+    }
     if !payload.keys.is_empty() {
         writeln!(out, "keys (held by the kernel; components only sign through it)")?;
         for key in &payload.keys {

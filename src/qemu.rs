@@ -116,6 +116,7 @@ pub fn build_image(input: &Input, small: bool, output: Option<PathBuf>) -> Resul
         component_size: bytes.len() as u64,
         parts: app.parts.iter().map(|part| (part.name.clone(), part.size)).collect(),
         stdin_null: app.stdin == morgana_compose::manifest::StdinMode::Null,
+        serves_http: morgana_unix::is_http_handler(info.exports.iter().map(|e| e.name.as_str())),
     };
 
     // The same kernel, component, configuration and directories make the same image: reuse it.
@@ -284,7 +285,6 @@ fn linked_interfaces(features: &[String]) -> Vec<String> {
         .into_iter()
         .filter(|i| !i.starts_with("wasi:sockets/tcp") || has("wasi-sockets-tcp"))
         .filter(|i| !i.starts_with("wasi:sockets/udp") || has("wasi-sockets-udp"))
-        .filter(|i| i != "wasi:http/outgoing-handler")
         .collect()
 }
 
@@ -346,9 +346,7 @@ pub fn run(
         None if options.gateway.is_some() || !options.dns.is_empty() => bail!("--gateway and --dns go with --ip"),
         None => BootParams::default(),
     };
-    // An image whose kernel links `wasi:http` serves a handler: the qemu target provides no
-    // `outgoing-handler` yet, so `wasi:http/types` is of use to a handler only.
-    let serves_http = payload.config.host_interfaces.iter().any(|i| i.starts_with("wasi:http/"));
+    let serves_http = payload.config.serves_http;
     if serves_http && (!options.listen.is_ipv4() || options.listen.port() == 0) {
         bail!(
             "--listen {}: QEMU forwards an IPv4 address and a port to the VM; give one such as 127.0.0.1:8080",

@@ -22,9 +22,6 @@ pub const HOST_PACKAGES: &[&str] = &[
     "morgana:crypto",
 ];
 
-/// Interfaces of a package the kernel provides that it does not provide (yet).
-const NOT_PROVIDED: &[&str] = &["wasi:http/outgoing-handler"];
-
 /// The cargo feature of a host package (`wasi:cli` → `wasi-cli`) and the version line the
 /// kernel provides it at.
 fn feature_of(package: &str) -> Option<(String, &'static str)> {
@@ -39,7 +36,7 @@ fn feature_of(package: &str) -> Option<(String, &'static str)> {
 #[non_exhaustive]
 pub enum KernelError {
     #[error(
-        "the kernel cannot provide `{import}`; the qemu target provides WASI 0.2 cli, clocks, filesystem, http (types, and serving incoming-handler; not outgoing-handler yet), io, random and sockets, and morgana:crypto 0.1 (the host's keys and AEAD)"
+        "the kernel cannot provide `{import}`; the qemu target provides WASI 0.2 cli, clocks, filesystem, http (types and outgoing-handler, and serving incoming-handler), io, random and sockets, and morgana:crypto 0.1 (the host's keys and AEAD)"
     )]
     Unsupported { import: String },
     #[error("the kernel sources are not at {}; morgana must run from its source tree", dir.display())]
@@ -63,9 +60,6 @@ pub fn features_for<'a>(imports: impl IntoIterator<Item = &'a str>) -> Result<Ve
     for import in imports {
         let (base, version) = import.split_once('@').unwrap_or((import, ""));
         let package = base.split('/').next().unwrap_or_default();
-        if NOT_PROVIDED.contains(&base) {
-            return Err(KernelError::Unsupported { import: import.to_string() });
-        }
         let Some((feature, _)) = feature_of(package).filter(|(_, line)| {
             version == *line || version.strip_prefix(line).is_some_and(|rest| rest.starts_with('.'))
         }) else {
@@ -160,8 +154,10 @@ mod tests {
         let proxy = features_for(["wasi:http/types@0.2.0", "wasi:io/streams@0.2.0"]).unwrap();
         assert_eq!(proxy, vec!["wasi-http", "wasi-io"]);
         assert_eq!(packages_of(&proxy), vec!["wasi:http", "wasi:io"]);
-        let err = features_for(["wasi:http/types@0.2.0", "wasi:http/outgoing-handler@0.2.0"]).unwrap_err();
-        assert!(err.to_string().contains("wasi:http/outgoing-handler@0.2.0"), "{err}");
+        let client = features_for(["wasi:http/outgoing-handler@0.2.0"]).unwrap();
+        assert_eq!(client, vec!["wasi-http", "wasi-io"]);
+        let err = features_for(["wasi:http/types@0.3.0"]).unwrap_err();
+        assert!(err.to_string().contains("wasi:http/types@0.3.0"), "{err}");
         assert!(features_for(["wasi:cli/stdout@0.3.0"]).is_err());
         let signing = features_for(["morgana:crypto/signing@0.1.0"]).unwrap();
         assert_eq!(signing, vec!["morgana-crypto", "wasi-io"]);

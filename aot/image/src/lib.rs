@@ -48,7 +48,7 @@ use core::fmt;
 /// The payload's first bytes.
 pub const MAGIC: [u8; 8] = *b"MORGANA\0";
 /// The payload layout this crate reads and writes.
-pub const FORMAT_VERSION: u32 = 5;
+pub const FORMAT_VERSION: u32 = 6;
 /// Where the payload is placed: the first multiple of this after the kernel's end.
 pub const PAYLOAD_ALIGN: u64 = 2 << 20;
 /// Where the precompiled component starts in the payload (and so in memory): on a page, whose
@@ -124,6 +124,9 @@ pub struct BootConfig {
     pub parts: Vec<(String, u64)>,
     /// The application's standard input is empty (`[run] stdin = "null"`), not the caller's.
     pub stdin_null: bool,
+    /// The component exports `wasi:http/incoming-handler`: the kernel serves it over HTTP (and
+    /// `morgana run` forwards `--listen` to it) instead of calling `wasi:cli/run`.
+    pub serves_http: bool,
 }
 
 /// A decoded payload, borrowing the precompiled component from the image.
@@ -395,6 +398,7 @@ impl BootConfig {
             out.extend_from_slice(&size.to_le_bytes());
         }
         out.push(self.stdin_null as u8);
+        out.push(self.serves_http as u8);
         out
     }
 
@@ -409,11 +413,13 @@ impl BootConfig {
         let host_interfaces = (0..r.u32()?).map(|_| r.string()).collect::<Option<Vec<_>>>()?;
         let component_size = r.u64()?;
         let parts = (0..r.u32()?).map(|_| Some((r.string()?, r.u64()?))).collect::<Option<Vec<_>>>()?;
-        let stdin_null = match r.take(1)? {
-            [0] => false,
-            [1] => true,
-            _ => return None,
+        let mut flag = || match r.take(1)? {
+            [0] => Some(false),
+            [1] => Some(true),
+            _ => None,
         };
+        let stdin_null = flag()?;
+        let serves_http = flag()?;
         Some(BootConfig {
             app_name,
             env,
@@ -425,6 +431,7 @@ impl BootConfig {
             component_size,
             parts,
             stdin_null,
+            serves_http,
         })
     }
 }
@@ -488,6 +495,7 @@ mod tests {
                 component_size: 1234,
                 parts: vec![("app".into(), 1000), ("store".into(), 234)],
                 stdin_null: true,
+                serves_http: true,
             },
             component,
             dirs: vec![

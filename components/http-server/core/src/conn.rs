@@ -106,7 +106,7 @@ pub struct Sent {
 
 /// Above this many queued output bytes no further request is parsed, so a client pipelining
 /// requests without reading the answers cannot make the server buffer without bound.
-const OUTPUT_HIGH_WATER: usize = 64 * 1024;
+pub(crate) const OUTPUT_HIGH_WATER: usize = 64 * 1024;
 /// Bodies up to this size are copied behind the response head, to go out in one write.
 const COALESCE_BODY: usize = 4096;
 

@@ -25,6 +25,10 @@
 //! [`Connection::read_body`] as it arrives, and a response goes in as a head and pieces of body
 //! (chunked when its length is not known), in bounded memory whatever the sizes.
 //!
+//! [`ClientExchange`] is the other side, for a host that forwards a request: the request head
+//! and body out, the response head and body in, with the same parser, chunked decoder and
+//! bounds.
+//!
 //! It is `no_std` (with `alloc`): the same core serves in a component and in a kernel.
 //!
 //! [`combined_log_line`] formats the Apache/nginx "combined" access-log line for one exchange.
@@ -55,12 +59,14 @@ extern crate alloc;
 extern crate std;
 
 mod chunked;
+mod client;
 mod conn;
 mod date;
 mod head;
 mod log;
 mod message;
 
+pub use client::{BodyLengthMismatch, ClientExchange, RequestBody, ResponseError, ResponseHead};
 pub use conn::{BodyRead, Connection, Limits, Now, RequestHead, RespondError, Sent};
 pub use date::http_date;
 pub use head::RequestError;

@@ -5,13 +5,14 @@
 //! the memory to a bigger allocation, and what lies beyond its end faults.
 //!
 //! Frames come from the kernel heap, 2 MiB at a time, and go back to a free list of this module
-//! (not to the heap) when a window lets them go. Windows are never reused: the window space
-//! (1 TiB .. 64 TiB) outlasts any application's reservations.
+//! (not to the heap) when a window lets them go. A window unmapped whole ([`unreserve`]) is
+//! reused for the next reservation of the same span, so a server that instantiates a component
+//! for every request (8 GiB of window each) never runs out of the window space (1 TiB .. 64
+//! TiB, about 8000 such memories at once).
 
 use alloc::alloc::Layout;
 use alloc::vec::Vec;
 use core::ops::Range;
-use core::sync::atomic::{AtomicU64, Ordering};
 
 use spin::Mutex;
 
@@ -24,7 +25,15 @@ const WINDOWS_END: u64 = 64 << 40;
 /// Unmapped space left after each window, beyond any guard region wasmtime asks for.
 const GAP: u64 = LARGE_PAGE;
 
-static NEXT_WINDOW: AtomicU64 = AtomicU64::new(WINDOWS_START);
+/// The window space: where the next fresh window goes, the windows reserved now and those
+/// unmapped whole, each as (start, span).
+struct Space {
+    next: u64,
+    live: Vec<(u64, u64)>,
+    free: Vec<(u64, u64)>,
+}
+
+static SPACE: Mutex<Space> = Mutex::new(Space { next: WINDOWS_START, live: Vec::new(), free: Vec::new() });
 
 /// Frames for windows: a free list, and the rest of the last chunk taken from the heap.
 struct Frames {
@@ -62,12 +71,40 @@ impl Frames {
     }
 }
 
-/// Reserves a window of `size` bytes (rounded up to pages), all inaccessible; its address.
+/// The address space a window of `size` bytes takes: whole large pages and a gap.
+fn span_of(size: usize) -> u64 {
+    page_up(size as u64).max(PAGE).next_multiple_of(LARGE_PAGE) + GAP
+}
+
+/// Reserves a window of `size` bytes (rounded up to pages), all inaccessible; its address. A
+/// window of the same span unmapped before is reused (its pages are all absent).
 pub fn reserve(size: usize) -> Option<u64> {
-    let size = page_up(size as u64).max(PAGE);
-    let span = size.next_multiple_of(LARGE_PAGE) + GAP;
-    let start = NEXT_WINDOW.fetch_add(span, Ordering::Relaxed);
-    (start + span <= WINDOWS_END).then_some(start)
+    let span = span_of(size);
+    let mut space = SPACE.lock();
+    let start = match space.free.iter().position(|&(_, s)| s == span) {
+        Some(at) => space.free.swap_remove(at).0,
+        None => {
+            let start = space.next;
+            if start + span > WINDOWS_END {
+                return None;
+            }
+            space.next += span;
+            start
+        }
+    };
+    space.live.push((start, span));
+    Some(start)
+}
+
+/// `start..start + size` was unmapped ([`release`]d): if it is a whole window, its space is
+/// free for another.
+pub fn unreserve(start: u64, size: usize) {
+    let window = (start, span_of(size));
+    let mut space = SPACE.lock();
+    if let Some(at) = space.live.iter().position(|&w| w == window) {
+        space.live.swap_remove(at);
+        space.free.push(window);
+    }
 }
 
 /// Whether `address` is in the window space.

@@ -42,6 +42,7 @@ extern "C" fn wasmtime_mmap_new(size: usize, prot: u32, ret: &mut *mut u8) -> i3
     let Some(start) = windows::reserve(size) else { return FAILED };
     if access.is_some() && windows::set_access(start..start + size as u64, access, true).is_err() {
         windows::release(start..start + size as u64);
+        windows::unreserve(start, size);
         return FAILED;
     }
     *ret = start as *mut u8;
@@ -57,6 +58,7 @@ extern "C" fn wasmtime_mmap_remap(addr: *mut u8, size: usize, prot: u32) -> i32 
 extern "C" fn wasmtime_munmap(ptr: *mut u8, size: usize) -> i32 {
     let start = ptr as u64;
     windows::release(start..start + size as u64);
+    windows::unreserve(start, size);
     0
 }
 

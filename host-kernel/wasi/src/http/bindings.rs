@@ -1,6 +1,6 @@
 //! Generated bindings for `wasi:http` 0.2.12 (`wit/deps/http.wit`, copied from
 //! wasmtime-wasi-http 48.0.8): the host side of `types`, and the `incoming-handler` export the
-//! server calls.
+//! server calls, and `outgoing-handler`.
 //!
 //! Every resource of `wasi:http/types` is this crate's (see [`super`]); `wasi:io` is
 //! wasmtime-wasi-io's and `wasi:clocks` the crate's own bindings, so streams, pollables and
@@ -12,6 +12,7 @@ wasmtime::component::bindgen!({
 
         world proxy {
             import wasi:http/types@0.2.12;
+            import wasi:http/outgoing-handler@0.2.12;
             export wasi:http/incoming-handler@0.2.12;
         }
     ",
@@ -41,6 +42,6 @@ wasmtime::component::bindgen!({
         "wasi:http/types.future-trailers": super::body::FutureTrailers,
         "wasi:http/types.outgoing-response": super::types::OutgoingResponse,
         "wasi:http/types.outgoing-body": super::body::OutgoingBody,
-        "wasi:http/types.future-incoming-response": super::types::FutureIncomingResponse,
+        "wasi:http/types.future-incoming-response": super::outgoing::FutureIncomingResponse,
     },
 });

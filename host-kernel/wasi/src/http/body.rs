@@ -1,7 +1,8 @@
-//! Bodies: the request's (`incoming-body`, read through a `wasi:io` input stream straight from
-//! the connection, then `future-trailers`) and the response's (`outgoing-body`, written through
-//! a `wasi:io` output stream into the connection). Both stream: at most a read's worth of the
-//! request and [`BODY_BUFFER`](super::exchange::BODY_BUFFER) of the response are held, however
+//! Bodies: those the guest reads (`incoming-body`: a served request's or a forwarded request's
+//! response, read through a `wasi:io` input stream straight from the connection, then
+//! `future-trailers`) and those it writes (`outgoing-body`: a served response's or a forwarded
+//! request's, written through a `wasi:io` output stream into the connection). Both stream: at
+//! most a read's worth and [`BODY_BUFFER`](super::exchange::BODY_BUFFER) are held, however
 //! large the bodies are.
 
 use alloc::sync::Arc;
@@ -16,7 +17,7 @@ use wasmtime_wasi_io::poll::Pollable;
 use wasmtime_wasi_io::streams::{InputStream, OutputStream, StreamError, StreamResult};
 
 use super::bindings::wasi::http::types::ErrorCode;
-use super::exchange::{BodyState, ResponseBody, SharedBody, SharedExchange};
+use super::exchange::{BodySource, BodyState, SharedBody, WrittenBody};
 
 /// The most bytes one read of a body returns (wasmtime-wasi's stream transfer size).
 const MAX_READ: usize = 64 * 1024;
@@ -28,15 +29,16 @@ enum BodyEnd {
     Failed,
 }
 
-/// `incoming-body`: the body of the request being handled.
+/// `incoming-body`: the body of the request being handled, or of a response to a forwarded
+/// request.
 pub struct IncomingBody {
-    exchange: SharedExchange,
+    source: Arc<dyn BodySource>,
     stream_taken: bool,
 }
 
 impl IncomingBody {
-    pub(crate) fn new(exchange: SharedExchange) -> Self {
-        IncomingBody { exchange, stream_taken: false }
+    pub(crate) fn new(source: Arc<dyn BodySource>) -> Self {
+        IncomingBody { source, stream_taken: false }
     }
 
     /// The body's input stream, the first time it is asked for.
@@ -44,17 +46,17 @@ impl IncomingBody {
         if core::mem::replace(&mut self.stream_taken, true) {
             return None;
         }
-        Some(BodyReader { exchange: self.exchange.clone(), stash: None })
+        Some(BodyReader { source: self.source.clone(), stash: None })
     }
 
     pub(crate) fn into_trailers(self) -> FutureTrailers {
-        FutureTrailers { exchange: self.exchange, outcome: None, consumed: false }
+        FutureTrailers { source: self.source, outcome: None, consumed: false }
     }
 }
 
-/// The input stream of a request body.
+/// The input stream of an incoming body.
 pub(crate) struct BodyReader {
-    exchange: SharedExchange,
+    source: Arc<dyn BodySource>,
     /// What a poll found and no read has returned yet.
     stash: Option<Result<Vec<u8>, BodyEnd>>,
 }
@@ -65,15 +67,8 @@ impl BodyReader {
         if let Some(found) = self.stash.take() {
             return Some(found);
         }
-        let mut exchange = self.exchange.lock();
-        exchange.pump();
-        let now = exchange.now();
-        let read = exchange.conn.read_body(now, max);
-        // Whatever the read released (buffer room, a 408) goes on now.
-        exchange.pump();
-        match read {
+        match self.source.read(max) {
             BodyRead::Data(bytes) => Some(Ok(bytes)),
-            BodyRead::Pending if exchange.broken => Some(Err(BodyEnd::Failed)),
             BodyRead::Pending => None,
             BodyRead::End => Some(Err(BodyEnd::Complete)),
             BodyRead::Failed => Some(Err(BodyEnd::Failed)),
@@ -113,13 +108,13 @@ impl Pollable for BodyReader {
         if self.stash.is_some() {
             return;
         }
-        let exchange = self.exchange.clone();
+        let source = self.source.clone();
         poll_fn(|_| {
             if let Some(found) = self.next(MAX_READ) {
                 self.stash = Some(found);
                 return Poll::Ready(());
             }
-            exchange.lock().poll_ready(|_| false)
+            source.poll_progress()
         })
         .await
     }
@@ -136,7 +131,7 @@ fn body_failure() -> ErrorCode {
 /// unread, is discarded). This host never passes request trailers on, so a complete body has
 /// none.
 pub struct FutureTrailers {
-    exchange: SharedExchange,
+    source: Arc<dyn BodySource>,
     outcome: Option<BodyEnd>,
     consumed: bool,
 }
@@ -147,7 +142,7 @@ impl FutureTrailers {
         if self.outcome.is_some() {
             return true;
         }
-        let mut reader = BodyReader { exchange: self.exchange.clone(), stash: None };
+        let mut reader = BodyReader { source: self.source.clone(), stash: None };
         loop {
             match reader.next(MAX_READ) {
                 None => return false,
@@ -180,19 +175,19 @@ impl FutureTrailers {
 #[wasmtime_wasi_io::async_trait]
 impl Pollable for FutureTrailers {
     async fn ready(&mut self) {
-        let exchange = self.exchange.clone();
+        let source = self.source.clone();
         poll_fn(|_| {
             if self.consumed || self.drain() {
                 return Poll::Ready(());
             }
-            exchange.lock().poll_ready(|_| false)
+            source.poll_progress()
         })
         .await
     }
 }
 
-/// `outgoing-body`: the body of a response the handler builds. Dropped without `finish`, the
-/// response is cut short, as under wasmtime-wasi-http.
+/// `outgoing-body`: the body of a response the handler builds, or of a request it forwards.
+/// Dropped without `finish`, the message is cut short, as under wasmtime-wasi-http.
 pub struct OutgoingBody {
     body: SharedBody,
     stream_taken: bool,
@@ -213,11 +208,15 @@ impl OutgoingBody {
     }
 
     /// `finish`: the body is complete, unless its length differs from the declared
-    /// `Content-Length` (`HTTP-response-body-size`, and the response is cut).
+    /// `Content-Length` (`HTTP-response-body-size` or `HTTP-request-body-size`, and the message
+    /// is cut).
     pub(crate) fn finish(mut self) -> Result<(), ErrorCode> {
         self.finished = true;
         let mut body = self.body.lock();
         let result = match body.declared {
+            Some(declared) if declared != body.written && body.of_request => {
+                Err(ErrorCode::HttpRequestBodySize(Some(body.written)))
+            }
             Some(declared) if declared != body.written => Err(ErrorCode::HttpResponseBodySize(Some(body.written))),
             _ => Ok(()),
         };
@@ -247,7 +246,7 @@ pub(crate) struct BodyWriter {
 }
 
 impl BodyWriter {
-    fn check_open(body: &ResponseBody) -> StreamResult<()> {
+    fn check_open(body: &WrittenBody) -> StreamResult<()> {
         match body.state {
             BodyState::Open => Ok(()),
             BodyState::Finished | BodyState::Aborted | BodyState::Done => Err(StreamError::Closed),
@@ -289,7 +288,7 @@ impl OutputStream for BodyWriter {
         let mut body = self.body.lock();
         Self::check_open(&body)?;
         body.flush();
-        if body.exchange.as_ref().is_some_and(|exchange| exchange.lock().broken) {
+        if body.sink.as_ref().is_some_and(|sink| sink.is_broken()) {
             return Err(StreamError::Closed);
         }
         self.permit = body.room().min(MAX_READ);
@@ -308,16 +307,14 @@ impl Pollable for BodyWriter {
             if closed || body.room() > 0 {
                 return Poll::Ready(());
             }
-            match body.exchange.clone() {
-                Some(exchange) => {
-                    let mut exchange = exchange.lock();
-                    if exchange.broken {
-                        return Poll::Ready(());
-                    }
-                    exchange.poll_ready(|_| false)
+            match body.sink.clone() {
+                Some(sink) => {
+                    drop(body);
+                    sink.poll_progress()
                 }
-                // Not sent yet: only the handler's `response-outparam.set` makes room, so
-                // waiting here waits forever (as it does under wasmtime-wasi-http).
+                // No head sent yet: only the guest's `response-outparam.set` or
+                // `outgoing-handler.handle` makes room, so waiting here waits forever (as it
+                // does under wasmtime-wasi-http).
                 None => Poll::Pending,
             }
         })

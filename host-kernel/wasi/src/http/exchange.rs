@@ -7,21 +7,50 @@
 //! which pumps, checks a condition, and otherwise asks the platform to wake up when the
 //! network or a connection timer next needs attention.
 //!
+//! Bodies reach connections through two traits, so that the same streams serve the server's
+//! exchanges and the client's ([`super::outgoing`]): a [`BodySource`] is read from, a
+//! [`BodySink`] written into.
+//!
 //! Locking (one vCPU, spin locks that are never contended but must not be taken twice): a
-//! [`ResponseBody`]'s lock may be held while taking its exchange's, never the other way round.
+//! [`WrittenBody`]'s lock may be held while taking its sink's, never the other way round.
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::task::Poll;
 use core::time::Duration;
 
-use morgana_http::{Connection, Now};
+use morgana_http::{BodyRead, Connection, Now};
 
 use crate::network::{Network, ShutdownType, SocketId, TransferError};
 use crate::platform::Platform;
 
 pub(crate) type SharedExchange = Arc<spin::Mutex<Exchange>>;
-pub(crate) type SharedBody = Arc<spin::Mutex<ResponseBody>>;
+pub(crate) type SharedBody = Arc<spin::Mutex<WrittenBody>>;
+
+/// A connection a body the guest reads comes from.
+pub(crate) trait BodySource: Send + Sync {
+    /// Up to `max` more bytes of the body as they have arrived (after moving what can move);
+    /// `Failed` once the connection has.
+    fn read(&self, max: usize) -> BodyRead;
+    /// Moves what can move; `Pending` with the platform asked to wake up when the connection
+    /// next needs attention.
+    fn poll_progress(&self) -> Poll<()>;
+}
+
+/// A connection a body the guest writes goes into.
+pub(crate) trait BodySink: Send + Sync {
+    /// Takes what it can of `data` (moving output to the socket first when there is no room);
+    /// returns how much.
+    fn take(&self, data: &[u8]) -> usize;
+    /// The body is complete.
+    fn complete(&self);
+    /// The body cannot be completed: the connection is cut.
+    fn abort(&self);
+    /// The connection has failed: nothing more can go.
+    fn is_broken(&self) -> bool;
+    /// As [`BodySource::poll_progress`]; `Ready` once broken.
+    fn poll_progress(&self) -> Poll<()>;
+}
 
 /// The most bytes taken from the socket at once.
 const RECEIVE_CHUNK: usize = 16 * 1024;
@@ -157,72 +186,118 @@ fn now(platform: &dyn Platform) -> Now {
     Now::new(Duration::from_nanos(platform.monotonic_now()), platform.wall_now().seconds)
 }
 
-/// The body of a response the handler is writing: bytes written but not yet taken by the
-/// connection, what it declared, and whether it has been finished.
-pub(crate) struct ResponseBody {
+impl BodySource for spin::Mutex<Exchange> {
+    fn read(&self, max: usize) -> BodyRead {
+        let mut exchange = self.lock();
+        exchange.pump();
+        let now = exchange.now();
+        let read = exchange.conn.read_body(now, max);
+        // Whatever the read released (buffer room, a 408) goes on now.
+        exchange.pump();
+        match read {
+            BodyRead::Pending if exchange.broken => BodyRead::Failed,
+            read => read,
+        }
+    }
+
+    fn poll_progress(&self) -> Poll<()> {
+        self.lock().poll_ready(|_| false)
+    }
+}
+
+impl BodySink for spin::Mutex<Exchange> {
+    fn take(&self, data: &[u8]) -> usize {
+        let mut exchange = self.lock();
+        let mut taken = exchange.conn.send_body(data);
+        if taken == 0 {
+            exchange.pump();
+            taken = exchange.conn.send_body(data);
+        }
+        exchange.pump();
+        taken
+    }
+
+    fn complete(&self) {
+        let mut exchange = self.lock();
+        let now = exchange.now();
+        let _ = exchange.conn.finish_body(now);
+        exchange.pump();
+    }
+
+    fn abort(&self) {
+        self.lock().abort();
+    }
+
+    fn is_broken(&self) -> bool {
+        self.lock().broken
+    }
+
+    fn poll_progress(&self) -> Poll<()> {
+        self.lock().poll_ready(|exchange| exchange.broken)
+    }
+}
+
+/// A body the guest writes (a served response's, or a forwarded request's): bytes written but
+/// not yet taken by the connection, what it declared, and whether it has been finished.
+pub(crate) struct WrittenBody {
     pub pending: Vec<u8>,
-    /// `Content-Length`, if the response declared one.
+    /// `Content-Length`, if the message declared one.
     pub declared: Option<u64>,
     pub written: u64,
     pub state: BodyState,
-    /// The connection, once `response-outparam.set` sent this response's head.
-    pub exchange: Option<SharedExchange>,
+    /// The connection, once the message's head has gone (`response-outparam.set`, or
+    /// `outgoing-handler.handle`).
+    pub sink: Option<Arc<dyn BodySink>>,
+    /// Of a request (its errors are the request's).
+    pub of_request: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum BodyState {
-    /// The handler may write more.
+    /// The guest may write more.
     Open,
-    /// `outgoing-body.finish` succeeded: once `pending` is out, the response is complete.
+    /// `outgoing-body.finish` succeeded: once `pending` is out, the message is complete.
     Finished,
-    /// Dropped unfinished, or finished with a length other than declared: the response
-    /// cannot be completed, and the connection is cut.
+    /// Dropped unfinished, or finished with a length other than declared: the message cannot
+    /// be completed, and the connection is cut.
     Aborted,
     /// Handed over completely (the connection has its end, or has been cut).
     Done,
 }
 
-/// The most body bytes held between the handler's writes and the connection.
+/// The most body bytes held between the guest's writes and the connection.
 pub(crate) const BODY_BUFFER: usize = 64 * 1024;
 
-impl ResponseBody {
-    pub fn new(declared: Option<u64>) -> Self {
-        ResponseBody { pending: Vec::new(), declared, written: 0, state: BodyState::Open, exchange: None }
+impl WrittenBody {
+    pub fn new(declared: Option<u64>, of_request: bool) -> Self {
+        WrittenBody { pending: Vec::new(), declared, written: 0, state: BodyState::Open, sink: None, of_request }
     }
 
-    /// Hands what it can to the connection (once attached) and the connection's output to the
-    /// socket; completes or cuts the response when the handler is done with it.
+    /// Hands what it can to the connection (once there is one); completes or cuts the message
+    /// when the guest is done with it.
     pub fn flush(&mut self) {
-        let Some(exchange) = self.exchange.clone() else { return };
-        let mut exchange = exchange.lock();
-        while !self.pending.is_empty() && !exchange.broken {
-            let mut taken = exchange.conn.send_body(&self.pending);
+        let Some(sink) = self.sink.clone() else { return };
+        while !self.pending.is_empty() && !sink.is_broken() {
+            let taken = sink.take(&self.pending);
             if taken == 0 {
-                // The connection's output is full: move some of it to the socket first.
-                exchange.pump();
-                taken = exchange.conn.send_body(&self.pending);
-                if taken == 0 {
-                    break;
-                }
+                break;
             }
             self.pending.drain(..taken);
         }
         match self.state {
             BodyState::Finished if self.pending.is_empty() => {
-                let now = exchange.now();
-                let _ = exchange.conn.finish_body(now);
+                sink.complete();
                 self.state = BodyState::Done;
             }
             BodyState::Aborted => {
-                exchange.abort();
+                sink.abort();
                 self.state = BodyState::Done;
             }
             BodyState::Open | BodyState::Finished | BodyState::Done => {}
         }
-        exchange.pump();
     }
 
-    /// Room for more bytes from the handler.
+    /// Room for more bytes from the guest.
     pub fn room(&self) -> usize {
         BODY_BUFFER.saturating_sub(self.pending.len())
     }

@@ -15,31 +15,33 @@
 //! `Content-Length`-framed when the handler declared a length, chunked otherwise (or read until
 //! close, for an HTTP/1.0 client). Trailers are neither passed in nor sent.
 //!
-//! `wasi:http/outgoing-handler` is not provided yet: `incoming-response` and
-//! `future-incoming-response` exist in the bindings but can never be created.
+//! `wasi:http/outgoing-handler` ([`outgoing`]) sends the guest's requests over the same network,
+//! one connection each, with `morgana-http`'s client side; plain HTTP only for now.
 
 pub mod bindings;
 mod body;
 mod exchange;
 pub mod fields;
+pub mod outgoing;
 mod server;
 mod types;
 
 pub use body::{FutureTrailers, IncomingBody, OutgoingBody};
 pub use fields::Fields;
+pub use outgoing::FutureIncomingResponse;
 pub use server::{Handler, Listener, ServeOptions, listen, serve};
 pub use types::{
-    FutureIncomingResponse, IncomingRequest, IncomingResponse, OutgoingRequest, OutgoingResponse, RequestOptions,
-    ResponseOutparam,
+    IncomingRequest, IncomingResponse, OutgoingRequest, OutgoingResponse, RequestOptions, ResponseOutparam,
 };
 
 use wasmtime::component::Linker;
 
 use crate::ctx::{WasiHost, WasiHostView};
 
-/// Adds `wasi:http/types` to `linker` (the rest of what a proxy imports — `wasi:io`,
+/// Adds `wasi:http/types` and `wasi:http/outgoing-handler` to `linker` (the rest of what a proxy imports — `wasi:io`,
 /// `wasi:clocks`, `wasi:random`, `wasi:cli`'s standard streams — comes from
 /// [`add_to_linker_async`](crate::add_to_linker_async)).
 pub fn add_to_linker<T: WasiHostView + 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
-    bindings::wasi::http::types::add_to_linker::<T, WasiHost>(linker, &Default::default(), T::wasi)
+    bindings::wasi::http::types::add_to_linker::<T, WasiHost>(linker, &Default::default(), T::wasi)?;
+    bindings::wasi::http::outgoing_handler::add_to_linker::<T, WasiHost>(linker, T::wasi)
 }

@@ -229,16 +229,12 @@ impl Server<'_> {
                         }
                         body.flush();
                         if body.state == BodyState::Done {
-                            // Breaks the body's link to the connection.
-                            body.exchange = None;
+                            // Breaks the body's link to the connection (which links back).
+                            body.sink = None;
                             return Poll::Ready(());
                         }
-                        let exchange = body.exchange.clone();
                         drop(body);
-                        match exchange {
-                            Some(exchange) => exchange.lock().poll_ready(|_| false),
-                            None => Poll::Ready(()),
-                        }
+                        exchange.lock().poll_ready(|exchange| exchange.broken)
                     })
                     .await;
                 }

@@ -14,8 +14,9 @@ use super::bindings::wasi::http::types::{
     HostOutgoingResponse, HostRequestOptions, HostResponseOutparam, Method, Scheme, StatusCode,
 };
 use super::body::{FutureTrailers, IncomingBody, OutgoingBody};
-use super::exchange::{Answer, ResponseBody, SharedBody, SharedExchange};
+use super::exchange::{Answer, SharedBody, SharedExchange, WrittenBody};
 use super::fields::{Fields, FieldsError};
+use super::outgoing::FutureIncomingResponse;
 use crate::ctx::WasiHostCtxView;
 
 /// `incoming-request`: the request being handled, as the server parsed it.
@@ -42,26 +43,28 @@ pub struct OutgoingResponse {
 
 /// `outgoing-request`: a request the handler builds (for `outgoing-handler`).
 pub struct OutgoingRequest {
-    method: Method,
-    path_with_query: Option<String>,
-    scheme: Option<Scheme>,
-    authority: Option<String>,
-    headers: Fields,
-    body: Option<SharedBody>,
+    pub(crate) method: Method,
+    pub(crate) path_with_query: Option<String>,
+    pub(crate) scheme: Option<Scheme>,
+    pub(crate) authority: Option<String>,
+    pub(crate) headers: Fields,
+    pub(crate) body: Option<SharedBody>,
 }
 
 /// `request-options`: timeouts for an outgoing request, in nanoseconds.
 #[derive(Default)]
 pub struct RequestOptions {
-    connect_timeout: Option<Duration>,
-    first_byte_timeout: Option<Duration>,
-    between_bytes_timeout: Option<Duration>,
+    pub(crate) connect_timeout: Option<Duration>,
+    pub(crate) first_byte_timeout: Option<Duration>,
+    pub(crate) between_bytes_timeout: Option<Duration>,
 }
 
-/// `incoming-response` and `future-incoming-response` come only from `outgoing-handler`, which
-/// this host does not provide: none can exist.
-pub enum IncomingResponse {}
-pub enum FutureIncomingResponse {}
+/// `incoming-response`: the response to a request `outgoing-handler` sent.
+pub struct IncomingResponse {
+    pub(crate) status: u16,
+    pub(crate) headers: Fields,
+    pub(crate) body: Option<IncomingBody>,
+}
 
 impl types::Host for WasiHostCtxView<'_> {
     fn http_error_code(&mut self, error: Resource<types::IoError>) -> wasmtime::Result<Option<ErrorCode>> {
@@ -250,7 +253,7 @@ impl HostOutgoingResponse for WasiHostCtxView<'_> {
 
     fn body(&mut self, response: Resource<OutgoingResponse>) -> wasmtime::Result<Result<Resource<OutgoingBody>, ()>> {
         let response = self.table.get_mut(&response)?;
-        let Some(body) = new_body(&mut response.body, &response.headers) else { return Ok(Err(())) };
+        let Some(body) = new_body(&mut response.body, &response.headers, false) else { return Ok(Err(())) };
         Ok(Ok(self.table.push(OutgoingBody::new(body))?))
     }
 
@@ -262,12 +265,12 @@ impl HostOutgoingResponse for WasiHostCtxView<'_> {
 
 /// The body of a response or request, the first time it is asked for: `None` if it was asked
 /// for before or the `Content-Length` is not a single number.
-fn new_body(slot: &mut Option<SharedBody>, headers: &Fields) -> Option<SharedBody> {
+fn new_body(slot: &mut Option<SharedBody>, headers: &Fields, of_request: bool) -> Option<SharedBody> {
     if slot.is_some() {
         return None;
     }
     let declared = headers.content_length().ok()?;
-    let body = alloc::sync::Arc::new(spin::Mutex::new(ResponseBody::new(declared)));
+    let body = alloc::sync::Arc::new(spin::Mutex::new(WrittenBody::new(declared, of_request)));
     *slot = Some(body.clone());
     Some(body)
 }
@@ -351,7 +354,7 @@ impl HostResponseOutparam for WasiHostCtxView<'_> {
         }
         if let Some(body) = body {
             let mut body = body.lock();
-            body.exchange = Some(param.exchange.clone());
+            body.sink = Some(param.exchange.clone());
             body.flush();
         }
         Ok(())
@@ -379,7 +382,7 @@ impl HostOutgoingRequest for WasiHostCtxView<'_> {
 
     fn body(&mut self, request: Resource<OutgoingRequest>) -> wasmtime::Result<Result<Resource<OutgoingBody>, ()>> {
         let request = self.table.get_mut(&request)?;
-        let Some(body) = new_body(&mut request.body, &request.headers) else { return Ok(Err(())) };
+        let Some(body) = new_body(&mut request.body, &request.headers, true) else { return Ok(Err(())) };
         Ok(Ok(self.table.push(OutgoingBody::new(body))?))
     }
 
@@ -514,18 +517,22 @@ impl HostRequestOptions for WasiHostCtxView<'_> {
 
 impl HostIncomingResponse for WasiHostCtxView<'_> {
     fn status(&mut self, response: Resource<IncomingResponse>) -> wasmtime::Result<StatusCode> {
-        match *self.table.get(&response)? {}
+        Ok(self.table.get(&response)?.status)
     }
 
     fn headers(&mut self, response: Resource<IncomingResponse>) -> wasmtime::Result<Resource<Fields>> {
-        match *self.table.get(&response)? {}
+        let headers = self.table.get(&response)?.headers.clone();
+        Ok(self.table.push(headers)?)
     }
 
     fn consume(
         &mut self,
         response: Resource<IncomingResponse>,
     ) -> wasmtime::Result<Result<Resource<IncomingBody>, ()>> {
-        match *self.table.get(&response)? {}
+        match self.table.get_mut(&response)?.body.take() {
+            Some(body) => Ok(Ok(self.table.push(body)?)),
+            None => Ok(Err(())),
+        }
     }
 
     fn drop(&mut self, response: Resource<IncomingResponse>) -> wasmtime::Result<()> {
@@ -536,14 +543,19 @@ impl HostIncomingResponse for WasiHostCtxView<'_> {
 
 impl HostFutureIncomingResponse for WasiHostCtxView<'_> {
     fn subscribe(&mut self, response: Resource<FutureIncomingResponse>) -> wasmtime::Result<Resource<DynPollable>> {
-        match *self.table.get(&response)? {}
+        subscribe(self.table, response)
     }
 
     fn get(
         &mut self,
         response: Resource<FutureIncomingResponse>,
     ) -> wasmtime::Result<Option<Result<Result<Resource<IncomingResponse>, ErrorCode>, ()>>> {
-        match *self.table.get(&response)? {}
+        match self.table.get_mut(&response)?.take() {
+            Some(Ok(Ok(response))) => Ok(Some(Ok(Ok(self.table.push(response)?)))),
+            Some(Ok(Err(code))) => Ok(Some(Ok(Err(code)))),
+            Some(Err(())) => Ok(Some(Err(()))),
+            None => Ok(None),
+        }
     }
 
     fn drop(&mut self, response: Resource<FutureIncomingResponse>) -> wasmtime::Result<()> {
