@@ -201,9 +201,10 @@ fn instances_are_reused_when_asked_for_on_qemu() {
 /// The handler at `base` is served with `--max-instance-reuse-count 3`.
 fn each_instance_serves_three_requests(base: &str) {
     // An instance goes back to the idle ones when its handler returns, just after the client
-    // has the whole response: the requests are spaced so that the next finds it there.
+    // has the whole response: the requests are spaced so that the next finds it there (widely:
+    // a VM under TCG on a busy machine may take a while to get there).
     let count = || {
-        std::thread::sleep(Duration::from_millis(200));
+        std::thread::sleep(Duration::from_millis(500));
         body(&curl(&[&format!("{base}/count")])).to_string()
     };
     // The readiness check of a VM already used the first instance once.

@@ -210,6 +210,10 @@ extern "C" fn interrupt_dispatch(frame: &InterruptFrame) {
         SPURIOUS_VECTOR => {}
         vector => {
             let cr2 = super::cpu::cr2();
+            // A memory-window page's first access: mapped now, and the access retried.
+            if vector == PAGE_FAULT && crate::mm::windows::fault_in(cr2) {
+                return;
+            }
             // Wasm's own traps (an access beyond a linear memory, a division by zero, `ud2`)
             // are wasmtime's to handle; it does not return here when one is.
             if matches!(vector, DIVIDE_ERROR | INVALID_OPCODE | PAGE_FAULT) {

@@ -22,6 +22,10 @@ const HUGE: u64 = 1 << 7;
 /// Software bit (ignored by the CPU): the entry holds a frame of its own, kept while the page is
 /// inaccessible (memory-window pages only; see [`Leaf`]).
 const BACKED: u64 = 1 << 9;
+/// Software bit: a memory-window page that is accessible but has not been touched: not present
+/// yet, its frame holding whatever it last held; the first access zeroes the frame and makes
+/// the page present (`mm::windows::fault_in`). See [`Leaf::lazy`].
+const LAZY: u64 = 1 << 10;
 const NO_EXECUTE: u64 = 1 << 63;
 const ADDRESS: u64 = 0x000F_FFFF_FFFF_F000;
 /// The leaf bits that say how a page may be used (a 2 MiB entry's split into 4 KiB keeps them).
@@ -109,6 +113,20 @@ impl Leaf {
     /// The frame behind the page, if it has one.
     pub fn frame(self) -> Option<u64> {
         (self.0 & BACKED != 0).then_some(self.0 & ADDRESS)
+    }
+
+    /// A page accessible as `access` once touched, backed by `frame` then zeroed: until its
+    /// first access it is not present, and that access faults in it.
+    pub fn lazy(frame: u64, access: Access) -> Leaf {
+        Leaf(frame | BACKED | LAZY | (access.bits() & !PRESENT))
+    }
+
+    /// For a page not touched since it was made accessible: the access it gets when touched.
+    pub fn lazy_access(self) -> Option<Access> {
+        if self.0 & LAZY == 0 {
+            return None;
+        }
+        Access::from_bits(self.0 | PRESENT)
     }
 }
 
@@ -238,13 +256,19 @@ impl AddressSpace {
     pub fn update_leaves(&mut self, start: u64, end: u64, create: bool, mut update: impl FnMut(u64, Leaf) -> Leaf) {
         assert!(start % PAGE == 0 && end % PAGE == 0, "unaligned range {start:#x}..{end:#x}");
         let mut address = start;
+        // Where the region a missing table would have mapped ends: 512 GiB, 1 GiB or 2 MiB on.
+        let past = |address: u64, span: u64| ((address | (span - 1)) + 1).min(end);
         while address < end {
-            let block_end = ((address | (LARGE_PAGE - 1)) + 1).min(end);
-            let table = self
-                .next_table(self.root, address, 3, create)
-                .and_then(|pdpt| self.next_table(pdpt, address, 2, create))
-                .and_then(|pd| self.next_table(pd, address, 1, create));
-            let Some(pt) = table else {
+            let block_end = past(address, LARGE_PAGE);
+            let Some(pdpt) = self.next_table(self.root, address, 3, create) else {
+                address = past(address, 512 << 30);
+                continue;
+            };
+            let Some(pd) = self.next_table(pdpt, address, 2, create) else {
+                address = past(address, 1 << 30);
+                continue;
+            };
+            let Some(pt) = self.next_table(pd, address, 1, create) else {
                 address = block_end;
                 continue;
             };

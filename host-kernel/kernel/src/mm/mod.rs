@@ -228,6 +228,13 @@ fn with_space<T>(f: impl FnOnce(&mut AddressSpace) -> T) -> T {
     f(space.as_mut().expect("mm::init has run"))
 }
 
+/// As [`with_space`], unless the page tables are busy (then `None`): for the page-fault handler,
+/// which must not wait for the code it interrupted.
+fn try_with_space<T>(f: impl FnOnce(&mut AddressSpace) -> T) -> Option<T> {
+    let mut space = SPACE.try_lock()?;
+    space.as_mut().map(f)
+}
+
 /// Changes the access of `range` (rounded out to pages), or unmaps it.
 fn set(range: &Range<u64>, access: Option<Access>) {
     let (start, end) = (page_down(range.start), page_up(range.end));

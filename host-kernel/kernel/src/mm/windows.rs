@@ -5,7 +5,11 @@
 //! the memory to a bigger allocation, and what lies beyond its end faults.
 //!
 //! Frames come from the kernel heap, 2 MiB at a time, and go back to a free list of this module
-//! (not to the heap) when a window lets them go. A window unmapped whole ([`unreserve`]) is
+//! (not to the heap) when a window lets them go. Pages made accessible are given a frame at
+//! once but stay absent until first touched ([`Leaf::lazy`]): the page fault that follows
+//! zeroes the frame and maps it ([`fault_in`]), so a memory costs the zeroing of the pages it
+//! uses, not of its whole initial size (a component's 1 MiB and more, for every instance of a
+//! served `wasi:http` handler). A window unmapped whole ([`unreserve`]) is
 //! reused for the next reservation of the same span, so a server that instantiates a component
 //! for every request (8 GiB of window each) never runs out of the window space (1 TiB .. 64
 //! TiB, about 8000 such memories at once).
@@ -48,8 +52,7 @@ static FRAMES: Mutex<Frames> = Mutex::new(Frames { free: Vec::new(), chunk: 0..0
 pub struct OutOfMemory;
 
 impl Frames {
-    /// A zeroed frame.
-    #[allow(unsafe_code)]
+    /// A frame, holding whatever it held (a lazy page's: zeroed when the page is first touched).
     fn take(&mut self) -> Result<u64, OutOfMemory> {
         let frame = match self.free.pop() {
             Some(frame) => frame,
@@ -64,11 +67,43 @@ impl Frames {
                 frame
             }
         };
-        // SAFETY: the frame is a page of the heap this module owns and nothing maps but the
-        // window it is about to back.
-        unsafe { zero_frame(frame) };
         Ok(frame)
     }
+}
+
+/// Zeroes a frame of this module's.
+#[allow(unsafe_code)]
+fn zero(frame: u64) {
+    // SAFETY: the frame is a page of the heap this module owns, backing (or about to back) one
+    // window page only, whose contents are being discarded.
+    unsafe { zero_frame(frame) };
+}
+
+/// A page fault at `address`: if it is on a window page not touched since it was made
+/// accessible, zeroes its frame and makes it present (the access is then retried); whether it
+/// was one. Called from the page-fault handler, so it never waits for a lock: with the page
+/// tables busy (a fault inside the kernel's own update of them) it is not one.
+pub fn fault_in(address: u64) -> bool {
+    if !contains(address) {
+        return false;
+    }
+    let page = address & !(PAGE - 1);
+    super::try_with_space(|space| {
+        let mut faulted_in = false;
+        space.update_leaves(page, page + PAGE, false, |_, leaf| match (leaf.lazy_access(), leaf.frame()) {
+            (Some(access), Some(frame)) => {
+                zero(frame);
+                faulted_in = true;
+                Leaf::backed(frame, Some(access))
+            }
+            _ => leaf,
+        });
+        if faulted_in {
+            space.flush(page, page + PAGE);
+        }
+        faulted_in
+    })
+    .unwrap_or(false)
 }
 
 /// The address space a window of `size` bytes takes: whole large pages and a gap.
@@ -137,11 +172,17 @@ pub fn set_access(range: Range<u64>, access: Option<Access>, fresh: bool) -> Res
                 }
                 (frame, _) => frame,
             };
-            match (kept, access) {
-                (Some(frame), access) => Leaf::backed(frame, access),
-                (None, None) => Leaf::ABSENT,
-                (None, Some(access)) => match frames.take() {
-                    Ok(frame) => Leaf::backed(frame, Some(access)),
+            match (kept, access, leaf.lazy_access().is_some()) {
+                // Untouched, its contents are zeros still to be written.
+                (Some(frame), Some(access), true) => Leaf::lazy(frame, access),
+                (Some(frame), None, true) => {
+                    zero(frame);
+                    Leaf::backed(frame, None)
+                }
+                (Some(frame), access, false) => Leaf::backed(frame, access),
+                (None, None, _) => Leaf::ABSENT,
+                (None, Some(access), _) => match frames.take() {
+                    Ok(frame) => Leaf::lazy(frame, access),
                     Err(e) => {
                         result = Err(e);
                         Leaf::ABSENT
