@@ -456,11 +456,13 @@ pub fn run(
             "cannot start qemu-system-x86_64: {e}; install QEMU (Debian: `apt-get install qemu-system-x86`)"
         )
     })?;
-    // If morgana is told to stop (SIGINT, SIGTERM, SIGHUP), the VM stops with it.
+    // If morgana is told to stop (SIGINT, SIGTERM, SIGHUP), the VM stops with it. A served
+    // wasi:http handler runs until then, so that is its normal end (status 0, as on unix).
     let qemu_pid = child.id().to_string();
+    let stopped_status = if serves_http { 0 } else { 143 };
     let _ = ctrlc::set_handler(move || {
         let _ = Command::new("kill").args(["-s", "KILL", "--", &qemu_pid]).status();
-        std::process::exit(143);
+        std::process::exit(stopped_status);
     });
     let mut qemu_stderr = child.stderr.take().expect("stderr is piped");
     let copier = std::thread::spawn(move || std::io::copy(&mut qemu_stderr, &mut std::io::stderr()));
