@@ -102,6 +102,29 @@ fn serves_methods_headers_and_failures_as_wasmtime_serve_does_on_qemu() {
     serves_methods_headers_and_failures(server, &base);
 }
 
+/// A chunked request with a trailer field: the handler sees the field, and its response's
+/// trailers (that field and `x-trailers-seen: 1`) arrive after its chunked body.
+fn trailers_go_both_ways(base: &str) {
+    let mut stream = TcpStream::connect(base.trim_start_matches("http://")).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    stream
+        .write_all(
+            b"POST /trailers HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTE: trailers\r\nTrailer: x-checksum\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\nx-checksum: abc\r\n\r\n",
+        )
+        .unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    let lowercase = answer.to_ascii_lowercase();
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer:?}");
+    assert!(lowercase.contains("\r\ntransfer-encoding: chunked\r\n"), "{answer:?}");
+    // The body (one chunk or more), then the last chunk with the trailer section.
+    assert!(answer.contains("5 bytes\nx-checksum: abc\n"), "{answer:?}");
+    let (_, last) = lowercase.rsplit_once("\r\n0\r\n").expect("a last chunk");
+    let mut trailers: Vec<&str> = last.trim_end().lines().map(str::trim).collect();
+    trailers.sort();
+    assert_eq!(trailers, ["x-checksum: abc", "x-trailers-seen: 1"], "{answer:?}");
+}
+
 /// What both targets must do: `server` serves the handler at `base`, each request limited to
 /// 3 s; the server is stopped at the end and what it reported checked.
 fn serves_methods_headers_and_failures(server: Server, base: &str) {
@@ -167,6 +190,7 @@ fn serves_methods_headers_and_failures(server: Server, base: &str) {
         assert_eq!(body(&curl(&[&format!("{base}/")])), "Hello, wasi:http!\n", "after {path}");
     }
     assert_eq!(body(&curl(&[&format!("{base}/sleep?ms=100")])), "slept\n");
+    trailers_go_both_ways(base);
 
     let run = server.stop();
     assert!(run.stderr.contains(&format!("Serving HTTP on {base}/")), "{}", run.stderr);

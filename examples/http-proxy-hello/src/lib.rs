@@ -11,6 +11,9 @@
 //! - `/set-header?name=N&value=V`: tries to set that response header and reports `ok`,
 //!   `forbidden` or `invalid-syntax` in the body.
 //! - `/sleep?ms=N`: answers after N ms.
+//! - `/trailers`: reads the request body to its end, then answers (chunked) with its length and
+//!   its trailer fields, one per line, and sends those fields back as the response's trailers,
+//!   with `x-trailers-seen: N`.
 //! - `/count`: how many requests this instance has handled, this one included (always 1 when
 //!   every request gets a fresh instance).
 //! - `/trap`: panics (a trap) before answering.
@@ -21,7 +24,7 @@ use std::io::{Read, Write};
 
 use wasi::exports::http::incoming_handler::Guest;
 use wasi::http::types::{
-    Fields, HeaderError, IncomingRequest, Method, OutgoingBody, OutgoingResponse, ResponseOutparam,
+    Fields, HeaderError, IncomingBody, IncomingRequest, Method, OutgoingBody, OutgoingResponse, ResponseOutparam,
 };
 
 struct Hello;
@@ -53,6 +56,7 @@ impl Guest for Hello {
                 respond(out, 200, &[], b"slept\n");
             }
             "/count" => respond(out, 200, &[], format!("{handled}\n").as_bytes()),
+            "/trailers" => trailers(request, out),
             "/trap" => panic!("the handler was asked to trap"),
             "/no-answer" => drop(out),
             _ => respond(out, 404, &[("content-type", "text/plain")], b"not found\n"),
@@ -107,6 +111,38 @@ fn echo(request: IncomingRequest, out: ResponseOutparam) {
         let _ = output.flush();
     }
     let _ = OutgoingBody::finish(outgoing, None);
+}
+
+/// The request's trailers, reported in the body and sent back as the response's.
+fn trailers(request: IncomingRequest, out: ResponseOutparam) {
+    let incoming = request.consume().expect("the request's body");
+    let mut body = Vec::new();
+    {
+        let mut input = incoming.stream().expect("the request's body stream");
+        let _ = Read::read_to_end(&mut input, &mut body);
+    }
+    let future = IncomingBody::finish(incoming);
+    future.subscribe().block();
+    let received = match future.get() {
+        Some(Ok(Ok(Some(fields)))) => fields.entries(),
+        _ => Vec::new(),
+    };
+    let mut text = format!("{} bytes\n", body.len());
+    for (name, value) in &received {
+        text.push_str(&format!("{name}: {}\n", String::from_utf8_lossy(value)));
+    }
+    // The trailer fields to come are announced, as RFC 9110 §6.6.2 asks (hyper sends only those).
+    let mut names: Vec<&str> = received.iter().map(|(name, _)| name.as_str()).collect();
+    names.push("x-trailers-seen");
+    let fields = Fields::new();
+    fields.append("trailer", names.join(", ").as_bytes()).expect("a valid header");
+    let response = OutgoingResponse::new(fields);
+    let outgoing = response.body().expect("the response's body");
+    ResponseOutparam::set(out, Ok(response));
+    write_all(&outgoing, text.as_bytes());
+    let sent = Fields::from_list(&received).unwrap_or_else(|_| Fields::new());
+    let _ = sent.append("x-trailers-seen", received.len().to_string().as_bytes());
+    let _ = OutgoingBody::finish(outgoing, Some(sent));
 }
 
 /// `n` bytes of `0123456789…`, written a piece at a time.

@@ -1,6 +1,8 @@
-//! Decoding `Transfer-Encoding: chunked` request bodies (RFC 9112 §7.1): chunk extensions are
-//! checked for stray control bytes and skipped, trailer fields are checked and dropped.
+//! Decoding `Transfer-Encoding: chunked` bodies (RFC 9112 §7.1): chunk extensions are checked
+//! for stray control bytes and skipped, trailer fields are checked and kept for whoever wants
+//! them ([`ChunkedDecoder::take_trailers`]).
 
+use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::head::RequestError;
@@ -29,11 +31,13 @@ pub(crate) struct ChunkedDecoder {
     /// How far into the unconsumed input the search for the current line's LF got.
     scanned: usize,
     trailer_bytes: usize,
+    /// The trailer fields received: names as sent, values without surrounding whitespace.
+    trailers: Vec<(String, Vec<u8>)>,
 }
 
 impl ChunkedDecoder {
     pub fn new() -> ChunkedDecoder {
-        ChunkedDecoder { state: State::Size, scanned: 0, trailer_bytes: 0 }
+        ChunkedDecoder { state: State::Size, scanned: 0, trailer_bytes: 0, trailers: Vec::new() }
     }
 
     /// Decodes what it can of `input` into `body`. Returns how many bytes of `input` it used and
@@ -94,11 +98,16 @@ impl ChunkedDecoder {
                     if line.is_empty() {
                         self.state = State::Done;
                     } else {
-                        check_trailer_field(line)?;
+                        self.trailers.push(trailer_field(line)?);
                     }
                 }
             }
         }
+    }
+
+    /// The trailer fields of a body decoded to its end (none before), once.
+    pub fn take_trailers(&mut self) -> Vec<(String, Vec<u8>)> {
+        core::mem::take(&mut self.trailers)
     }
 
     /// The next CRLF-terminated line of `rest` (without the CRLF), once complete. A line of
@@ -154,16 +163,18 @@ fn parse_chunk_line(line: &[u8]) -> Result<u64, RequestError> {
 }
 
 /// A trailer line must look like a field: `token ":" value` with no control bytes in the value.
-fn check_trailer_field(line: &[u8]) -> Result<(), RequestError> {
+fn trailer_field(line: &[u8]) -> Result<(String, Vec<u8>), RequestError> {
     let colon = line.iter().position(|&b| b == b':').unwrap_or(0);
     let (name, value) = line.split_at(colon);
+    let value = value.get(1..).unwrap_or_default();
     if name.is_empty()
         || !name.iter().copied().all(is_tchar)
-        || value.iter().skip(1).any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f)
+        || value.iter().any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f)
     {
         return Err(RequestError::Malformed("invalid trailer field"));
     }
-    Ok(())
+    let name = String::from_utf8_lossy(name).into_owned();
+    Ok((name, value.trim_ascii().to_vec()))
 }
 
 #[cfg(test)]

@@ -93,6 +93,8 @@ pub struct ClientExchange {
     /// the body is complete).
     reader: Option<Option<Reader>>,
     decoded: Vec<u8>,
+    /// The response's trailer fields, once its chunked body has ended, until taken.
+    trailers: Vec<(String, Vec<u8>)>,
     failed: bool,
 }
 
@@ -128,6 +130,7 @@ impl ClientExchange {
             scanned: 0,
             reader: None,
             decoded: Vec::new(),
+            trailers: Vec::new(),
             failed: false,
         }
     }
@@ -183,10 +186,16 @@ impl ClientExchange {
 
     /// Ends the request body: an error if it is shorter than declared.
     pub fn finish_body(&mut self) -> Result<(), BodyLengthMismatch> {
+        self.finish_body_with_trailers(&[])
+    }
+
+    /// [`finish_body`](Self::finish_body), with trailer fields after a chunked body (dropped
+    /// after a body framed otherwise, as are fields that cannot be sent as they are).
+    pub fn finish_body_with_trailers(&mut self, trailers: &[(String, Vec<u8>)]) -> Result<(), BodyLengthMismatch> {
         match self.request_body {
             RequestBody::Length(n) if n != self.sent => Err(BodyLengthMismatch { sent: self.sent }),
             RequestBody::Chunked => {
-                self.output.extend(b"0\r\n\r\n");
+                self.output.extend(crate::conn::last_chunk(trailers));
                 Ok(())
             }
             RequestBody::None | RequestBody::Length(_) => Ok(()),
@@ -271,6 +280,9 @@ impl ClientExchange {
         };
         self.input.drain(..used.min(self.input.len()));
         if done {
+            if let Some(Reader::Chunked(decoder)) = reader {
+                self.trailers = decoder.take_trailers();
+            }
             *reader = None;
         }
         if !self.decoded.is_empty() {
@@ -287,6 +299,12 @@ impl ClientExchange {
             }
             _ => BodyRead::Pending,
         }
+    }
+
+    /// The trailer fields of the response's body, once [`read_body`](Self::read_body) has
+    /// returned its end (none for a body that was not chunked); once.
+    pub fn take_trailers(&mut self) -> Vec<(String, Vec<u8>)> {
+        core::mem::take(&mut self.trailers)
     }
 
     /// Where the head ends (after its empty line), if it has arrived.
@@ -429,6 +447,17 @@ mod tests {
         head.receive(b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n");
         head.poll_response_head().unwrap().unwrap();
         assert_eq!(read_all(&mut head), (Vec::new(), BodyRead::End));
+    }
+
+    #[test]
+    fn trailers_go_after_a_chunked_request_and_come_after_a_chunked_response() {
+        let mut c = exchange("POST", RequestBody::Chunked);
+        c.finish_body_with_trailers(&[(String::from("x-sum"), b"1".to_vec())]).unwrap();
+        assert!(output(&mut c).ends_with("\r\n\r\n0\r\nx-sum: 1\r\n\r\n"));
+        c.receive(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\nX-Back: yes\r\n\r\n");
+        c.poll_response_head().unwrap().unwrap();
+        assert_eq!(read_all(&mut c), (b"a".to_vec(), BodyRead::End));
+        assert_eq!(c.take_trailers(), [(String::from("X-Back"), b"yes".to_vec())]);
     }
 
     #[test]

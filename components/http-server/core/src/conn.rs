@@ -589,6 +589,7 @@ fn valid(response: &Response) -> bool {
 
 mod stream;
 
+pub(crate) use stream::last_chunk;
 pub use stream::{BodyRead, RequestHead};
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ use wasmtime_wasi_io::streams::{InputStream, OutputStream, StreamError, StreamRe
 
 use super::bindings::wasi::http::types::ErrorCode;
 use super::exchange::{BodySource, BodyState, SharedBody, WrittenBody};
+use super::fields::Fields;
 
 /// The most bytes one read of a body returns (wasmtime-wasi's stream transfer size).
 const MAX_READ: usize = 64 * 1024;
@@ -127,9 +128,8 @@ fn body_failure() -> ErrorCode {
     ErrorCode::HttpProtocolError
 }
 
-/// `future-trailers`: ready once the request body has been received to its end (the rest of it,
-/// unread, is discarded). This host never passes request trailers on, so a complete body has
-/// none.
+/// `future-trailers`: ready once the body has been received to its end (the rest of it, unread,
+/// is discarded); then its trailer fields, if it had any (a chunked body's).
 pub struct FutureTrailers {
     source: Arc<dyn BodySource>,
     outcome: Option<BodyEnd>,
@@ -155,9 +155,9 @@ impl FutureTrailers {
         }
     }
 
-    /// `get`: `None` while the body is still arriving; then, once, the trailers (none) or why
-    /// the body failed; then `Some(Err(()))`.
-    pub(crate) fn get(&mut self) -> Option<Result<Result<(), ErrorCode>, ()>> {
+    /// `get`: `None` while the body is still arriving; then, once, its trailer fields (if it
+    /// had any) or why it failed; then `Some(Err(()))`.
+    pub(crate) fn get(&mut self) -> Option<Result<Result<Option<Fields>, ErrorCode>, ()>> {
         if self.consumed {
             return Some(Err(()));
         }
@@ -166,7 +166,10 @@ impl FutureTrailers {
         }
         self.consumed = true;
         Some(Ok(match self.outcome {
-            Some(BodyEnd::Complete) | None => Ok(()),
+            Some(BodyEnd::Complete) | None => {
+                let trailers = self.source.trailers();
+                Ok((!trailers.is_empty()).then(|| Fields::received(trailers)))
+            }
             Some(BodyEnd::Failed) => Err(body_failure()),
         }))
     }
@@ -210,9 +213,12 @@ impl OutgoingBody {
     /// `finish`: the body is complete, unless its length differs from the declared
     /// `Content-Length` (`HTTP-response-body-size` or `HTTP-request-body-size`, and the message
     /// is cut).
-    pub(crate) fn finish(mut self) -> Result<(), ErrorCode> {
+    pub(crate) fn finish(mut self, trailers: Option<Fields>) -> Result<(), ErrorCode> {
         self.finished = true;
         let mut body = self.body.lock();
+        if let Some(trailers) = trailers {
+            body.trailers = trailers.entries().map(|(n, v)| (n.into(), v.to_vec())).collect();
+        }
         let result = match body.declared {
             Some(declared) if declared != body.written && body.of_request => {
                 Err(ErrorCode::HttpRequestBodySize(Some(body.written)))

@@ -14,6 +14,7 @@
 //! Locking (one vCPU, spin locks that are never contended but must not be taken twice): a
 //! [`WrittenBody`]'s lock may be held while taking its sink's, never the other way round.
 
+use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::task::Poll;
@@ -35,6 +36,8 @@ pub(crate) trait BodySource: Send + Sync {
     /// Moves what can move; `Pending` with the platform asked to wake up when the connection
     /// next needs attention.
     fn poll_progress(&self) -> Poll<()>;
+    /// The body's trailer fields, once it has ended (none if it had none); once.
+    fn trailers(&self) -> Vec<(String, Vec<u8>)>;
 }
 
 /// A connection a body the guest writes goes into.
@@ -42,8 +45,8 @@ pub(crate) trait BodySink: Send + Sync {
     /// Takes what it can of `data` (moving output to the socket first when there is no room);
     /// returns how much.
     fn take(&self, data: &[u8]) -> usize;
-    /// The body is complete.
-    fn complete(&self);
+    /// The body is complete; `trailers` follow it (where its framing has room for them).
+    fn complete(&self, trailers: &[(String, Vec<u8>)]);
     /// The body cannot be completed: the connection is cut.
     fn abort(&self);
     /// The connection has failed: nothing more can go.
@@ -203,6 +206,10 @@ impl BodySource for spin::Mutex<Exchange> {
     fn poll_progress(&self) -> Poll<()> {
         self.lock().poll_ready(|_| false)
     }
+
+    fn trailers(&self) -> Vec<(String, Vec<u8>)> {
+        self.lock().conn.take_trailers()
+    }
 }
 
 impl BodySink for spin::Mutex<Exchange> {
@@ -217,10 +224,10 @@ impl BodySink for spin::Mutex<Exchange> {
         taken
     }
 
-    fn complete(&self) {
+    fn complete(&self, trailers: &[(String, Vec<u8>)]) {
         let mut exchange = self.lock();
         let now = exchange.now();
-        let _ = exchange.conn.finish_body(now);
+        let _ = exchange.conn.finish_body_with_trailers(now, trailers);
         exchange.pump();
     }
 
@@ -250,6 +257,8 @@ pub(crate) struct WrittenBody {
     pub sink: Option<Arc<dyn BodySink>>,
     /// Of a request (its errors are the request's).
     pub of_request: bool,
+    /// The trailer fields `outgoing-body.finish` gave.
+    pub trailers: Vec<(String, Vec<u8>)>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -270,7 +279,15 @@ pub(crate) const BODY_BUFFER: usize = 64 * 1024;
 
 impl WrittenBody {
     pub fn new(declared: Option<u64>, of_request: bool) -> Self {
-        WrittenBody { pending: Vec::new(), declared, written: 0, state: BodyState::Open, sink: None, of_request }
+        WrittenBody {
+            pending: Vec::new(),
+            declared,
+            written: 0,
+            state: BodyState::Open,
+            sink: None,
+            of_request,
+            trailers: Vec::new(),
+        }
     }
 
     /// Hands what it can to the connection (once there is one); completes or cuts the message
@@ -286,7 +303,7 @@ impl WrittenBody {
         }
         match self.state {
             BodyState::Finished if self.pending.is_empty() => {
-                sink.complete();
+                sink.complete(&self.trailers);
                 self.state = BodyState::Done;
             }
             BodyState::Aborted => {

@@ -13,7 +13,9 @@
 //! Bodies stream both ways in bounded memory: a request body is read from the connection as
 //! the guest reads its stream; a response body goes into the connection as the guest writes,
 //! `Content-Length`-framed when the handler declared a length, chunked otherwise (or read until
-//! close, for an HTTP/1.0 client). Trailers are neither passed in nor sent.
+//! close, for an HTTP/1.0 client). A chunked body's trailer fields come through
+//! `future-trailers`, and those given to `outgoing-body.finish` go after a chunked body (a body
+//! of declared length has no place for them).
 //!
 //! `wasi:http/outgoing-handler` ([`outgoing`]) sends the guest's requests over the same network,
 //! one connection each, with `morgana-http`'s client side; plain HTTP only for now.

@@ -255,10 +255,10 @@ impl BodySink for spin::Mutex<Outgoing> {
         taken
     }
 
-    fn complete(&self) {
+    fn complete(&self, trailers: &[(String, Vec<u8>)]) {
         let mut outgoing = self.lock();
         // A declared length that was not met was refused by `outgoing-body.finish` already.
-        let _ = outgoing.conn.finish_body();
+        let _ = outgoing.conn.finish_body_with_trailers(trailers);
         outgoing.advance();
     }
 
@@ -307,6 +307,10 @@ impl BodySource for Forwarded {
     fn poll_progress(&self) -> Poll<()> {
         self.flush_request();
         self.outgoing.lock().poll_ready(Outgoing::is_failed)
+    }
+
+    fn trailers(&self) -> Vec<(String, Vec<u8>)> {
+        self.outgoing.lock().conn.take_trailers()
     }
 }
 

@@ -212,7 +212,13 @@ impl HostFutureTrailers for WasiHostCtxView<'_> {
         &mut self,
         trailers: Resource<FutureTrailers>,
     ) -> wasmtime::Result<Option<Result<Result<Option<Resource<Fields>>, ErrorCode>, ()>>> {
-        Ok(self.table.get_mut(&trailers)?.get().map(|once| once.map(|outcome| outcome.map(|()| None))))
+        match self.table.get_mut(&trailers)?.get() {
+            Some(Ok(Ok(Some(fields)))) => Ok(Some(Ok(Ok(Some(self.table.push(fields)?))))),
+            Some(Ok(Ok(None))) => Ok(Some(Ok(Ok(None)))),
+            Some(Ok(Err(code))) => Ok(Some(Ok(Err(code)))),
+            Some(Err(())) => Ok(Some(Err(()))),
+            None => Ok(None),
+        }
     }
 
     fn drop(&mut self, trailers: Resource<FutureTrailers>) -> wasmtime::Result<()> {
@@ -292,11 +298,11 @@ impl HostOutgoingBody for WasiHostCtxView<'_> {
         trailers: Option<Resource<Fields>>,
     ) -> wasmtime::Result<Result<(), ErrorCode>> {
         let body = self.table.delete(body)?;
-        // Trailers are accepted and not sent: the connection core frames no trailer section.
-        if let Some(trailers) = trailers {
-            self.table.delete(trailers)?;
-        }
-        Ok(body.finish())
+        let trailers = match trailers {
+            Some(trailers) => Some(self.table.delete(trailers)?),
+            None => None,
+        };
+        Ok(body.finish(trailers))
     }
 
     fn drop(&mut self, body: Resource<OutgoingBody>) -> wasmtime::Result<()> {

@@ -66,6 +66,8 @@ pub(super) struct Stream {
     http10: bool,
     /// The body could not be completed.
     failed: bool,
+    /// The trailer fields of a chunked body that has ended, until taken.
+    trailers: Vec<(String, Vec<u8>)>,
     response: Response,
 }
 
@@ -121,6 +123,7 @@ impl Connection {
             decoded: Vec::new(),
             http10: head.version == Version::Http10,
             failed: false,
+            trailers: Vec::new(),
             response: Response::NotStarted,
         }));
         if has_body {
@@ -163,6 +166,9 @@ impl Connection {
         self.input.drain(..used.min(self.input.len()));
         if done {
             // The body is in: no timer while the handler works, as for a whole request.
+            if let Some(BodyReader::Chunked(decoder)) = &mut stream.reader {
+                stream.trailers = decoder.take_trailers();
+            }
             stream.reader = None;
             self.timer = None;
         } else if used > 0 {
@@ -276,10 +282,30 @@ impl Connection {
         take
     }
 
+    /// The trailer fields of the request's body, once [`read_body`](Self::read_body) has
+    /// returned its end (none for a body that was not chunked or had none); once.
+    pub fn take_trailers(&mut self) -> Vec<(String, Vec<u8>)> {
+        match &mut self.phase {
+            Phase::Streaming(stream) => core::mem::take(&mut stream.trailers),
+            _ => Vec::new(),
+        }
+    }
+
     /// Ends the started response; the connection goes on to the next request, or closes
     /// (when either side asked to, the request's body was not read to its end, or the
     /// response is shorter than its `Content-Length`, which the client then sees cut short).
     pub fn finish_body(&mut self, now: Now) -> Result<Sent, RespondError> {
+        self.finish_body_with_trailers(now, &[])
+    }
+
+    /// [`finish_body`](Self::finish_body), with trailer fields after a chunked body (a body
+    /// framed otherwise has no place for them: they are dropped). Fields that cannot be sent
+    /// as they are (a bad name, a line break in a value) are dropped too.
+    pub fn finish_body_with_trailers(
+        &mut self,
+        now: Now,
+        trailers: &[(String, Vec<u8>)],
+    ) -> Result<Sent, RespondError> {
         let Phase::Streaming(stream) = &mut self.phase else { return Err(RespondError::NoRequest) };
         let Response::Started { status, body, body_bytes, keep_alive } = stream.response else {
             return Err(RespondError::NoRequest);
@@ -287,7 +313,7 @@ impl Connection {
         let complete = !matches!(body, BodyFraming::Length(remaining) if remaining > 0);
         let keep_alive = keep_alive && complete && stream.reader.is_none() && !stream.failed;
         if body == BodyFraming::Chunked {
-            self.push_output(b"0\r\n\r\n".to_vec());
+            self.push_output(last_chunk(trailers));
         }
         if keep_alive && !(self.peer_eof && self.input.is_empty()) {
             self.phase = Phase::Head;
@@ -310,4 +336,22 @@ impl Connection {
         }
         BodyRead::Failed
     }
+}
+
+/// The last chunk of a chunked body and its trailer section (RFC 9112 §7.1): the fields that
+/// can be sent as they are.
+pub(crate) fn last_chunk(trailers: &[(String, Vec<u8>)]) -> Vec<u8> {
+    let mut out = b"0\r\n".to_vec();
+    for (name, value) in trailers {
+        let sendable =
+            !name.is_empty() && name.bytes().all(is_tchar) && !value.iter().any(|&b| matches!(b, b'\r' | b'\n' | 0));
+        if sendable {
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(value);
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+    out.extend_from_slice(b"\r\n");
+    out
 }

@@ -224,3 +224,20 @@ fn a_streamed_body_may_be_larger_than_a_whole_one_may() {
     assert_eq!(whole.poll_request(at(0)), None);
     assert!(drain(&mut whole).starts_with("HTTP/1.1 413 "));
 }
+
+#[test]
+fn trailers_are_kept_from_a_chunked_request_and_sent_after_a_chunked_response() {
+    let mut c = Connection::new(Limits::default(), at(0));
+    c.receive(at(0), b"POST /t HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-Sum: 123 \r\nX-B:\r\n\r\n");
+    c.poll_head(at(0)).unwrap();
+    assert!(c.take_trailers().is_empty(), "none before the end");
+    assert_eq!(read_all(&mut c, 100), (b"abc".to_vec(), BodyRead::End));
+    assert_eq!(c.take_trailers(), vec![("X-Sum".into(), b"123".to_vec()), ("X-B".into(), Vec::new())]);
+    assert!(c.take_trailers().is_empty(), "once");
+    c.respond_head(at(0), 200, &[], None).unwrap();
+    c.send_body(b"hi");
+    let trailers = [(String::from("x-back"), b"yes".to_vec()), (String::from("bad name"), b"no".to_vec())];
+    c.finish_body_with_trailers(at(0), &trailers).unwrap();
+    let out = drain(&mut c);
+    assert!(out.ends_with("\r\n\r\n2\r\nhi\r\n0\r\nx-back: yes\r\n\r\n"), "{out}");
+}
