@@ -541,3 +541,17 @@ fn a_vm_serves_more_fresh_instances_than_its_window_space_holds_at_once_on_qemu(
     }
     drop(server);
 }
+
+#[test]
+fn a_handler_composed_with_a_morgana_library_is_served_on_qemu() {
+    // examples/http-proxy-kv: a wasi:http handler wired to the kv store component, which holds
+    // the files of its manifest's [kv.files].
+    static IMAGE: OnceLock<(Scratch, PathBuf)> = OnceLock::new();
+    let (server, base) = serve_image_on_qemu(qemu_image(&IMAGE, "examples/http-proxy-kv"), "10s", &[]);
+    let hello = curl(&[&format!("{base}/hello.txt")]);
+    assert!(hello.starts_with("HTTP/1.1 200 OK\n"), "{hello}");
+    let expected = std::fs::read_to_string(repo().join("examples/http-proxy-kv/files/hello.txt")).unwrap();
+    assert_eq!(body(&hello), expected);
+    assert!(curl(&[&format!("{base}/nope")]).starts_with("HTTP/1.1 404"));
+    drop(server);
+}

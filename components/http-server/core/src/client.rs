@@ -301,6 +301,11 @@ impl ClientExchange {
         }
     }
 
+    /// Whether the response has been read to its end (head, body and trailers).
+    pub fn response_complete(&self) -> bool {
+        matches!(self.reader, Some(None))
+    }
+
     /// The trailer fields of the response's body, once [`read_body`](Self::read_body) has
     /// returned its end (none for a body that was not chunked); once.
     pub fn take_trailers(&mut self) -> Vec<(String, Vec<u8>)> {

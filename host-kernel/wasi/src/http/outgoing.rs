@@ -8,8 +8,8 @@
 //! a scheme other than http and https), `Host` from the authority, port 80 by default, every
 //! connection failure reported as `connection-refused` and a failed name lookup as a
 //! `DNS-error` whose rcode is "address not available", the timeouts of `request-options`
-//! (600 s each by default: `connection-timeout`, `connection-read-timeout` until the response
-//! head), and the response's host-owned fields left out. HTTPS is not provided yet: a request
+//! (600 s each by default: `connection-timeout`; `connection-read-timeout` until the response
+//! head, and between two pieces of its body), and the response's host-owned fields left out. HTTPS is not provided yet: a request
 //! for it fails with `internal-error`.
 
 use alloc::boxed::Box; // async_trait's expansion names `Box`
@@ -51,6 +51,9 @@ pub(crate) struct Outgoing {
     connect_deadline: u64,
     first_byte_timeout: u64,
     first_byte_deadline: Option<u64>,
+    /// The longest wait for the response body's next bytes, and when the last ones came.
+    between_bytes_timeout: u64,
+    last_byte_at: u64,
     /// The response head, or why there is none; taken by `future-incoming-response.get`.
     head: Option<Result<ResponseHead, ErrorCode>>,
     head_arrived: bool,
@@ -85,6 +88,8 @@ impl Outgoing {
             connect_deadline: now.saturating_add(options.connect_timeout.unwrap_or(DEFAULT_TIMEOUT_NS)),
             first_byte_timeout: options.first_byte_timeout.unwrap_or(DEFAULT_TIMEOUT_NS),
             first_byte_deadline: None,
+            between_bytes_timeout: options.between_bytes_timeout.unwrap_or(DEFAULT_TIMEOUT_NS),
+            last_byte_at: now,
             head: None,
             head_arrived: false,
             network,
@@ -172,13 +177,21 @@ impl Outgoing {
         while self.conn.wants_input() {
             match self.network.tcp_recv(socket, RECEIVE_CHUNK) {
                 Ok(bytes) if bytes.is_empty() => break,
-                Ok(bytes) => self.conn.receive(&bytes),
+                Ok(bytes) => {
+                    self.conn.receive(&bytes);
+                    self.last_byte_at = now;
+                }
                 Err(TransferError::Closed) => {
                     self.conn.receive_eof();
                     break;
                 }
                 Err(TransferError::Failed(_)) => return self.fail(ErrorCode::HttpProtocolError),
             }
+        }
+        let body_pending = self.head_arrived && !self.conn.response_complete();
+        if body_pending && now.saturating_sub(self.last_byte_at) >= self.between_bytes_timeout {
+            // The body stalled: it fails (`connection-read-timeout` under wasmtime-wasi-http).
+            return self.fail(ErrorCode::ConnectionReadTimeout);
         }
         if self.head_arrived || self.head.is_some() {
             return;
@@ -214,7 +227,11 @@ impl Outgoing {
                     self.platform.wake_at(at);
                 }
             }
-            Stage::Open | Stage::Failed => {}
+            Stage::Open if !self.conn.response_complete() => {
+                self.platform.wake_at(self.last_byte_at.saturating_add(self.between_bytes_timeout))
+            }
+            Stage::Open => {}
+            Stage::Failed => {}
         }
         Poll::Pending
     }
