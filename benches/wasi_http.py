@@ -5,12 +5,15 @@ Content-Length), served by Morgana on both targets, beside the reference runtime
 same component file (`wasmtime serve` 48.0.8) and beside nginx in the Linux microVM peer under
 the same QEMU settings, all measured in one run with the same wrk settings.
 
-  (a) Morgana, qemu target: `morgana build examples/http-proxy-hello --target qemu` is tried;
-      the qemu target does not provide wasi:http yet, so it fails today and (a) is reported as
-      not measured, with the error's first line. When it builds, (a) is
-      `morgana run IMAGE --target qemu --accel tcg -p 127.0.0.1:P:8080` (TCG, -cpu max,
-      -M microvm, the default 128M, QEMU user networking with a host port forward to the
-      handler's default port, `--listen`'s 0.0.0.0:8080).
+  (a) Morgana, qemu target: IMAGE is `morgana build examples/http-proxy-hello --target qemu -o
+      target/wasi-http-bench/http-proxy-hello.img`, run as
+      `morgana run IMAGE --target qemu --accel tcg --listen 127.0.0.1:P --env GREETING=Hello`
+      (TCG, -cpu max, -M microvm, the default 128M, QEMU user networking forwarding 127.0.0.1:P
+      to port P of the VM, where the kernel serves the handler over morgana-http: a fresh
+      pre-linked instance per request, as `wasmtime serve`; no --timeout, so no epoch ticks; no
+      request log: the kernel prints its `Serving HTTP on` banner and errors only). Both QEMU
+      command lines, (a)'s and (d)'s, are read from /proc and printed beside each other; their
+      -accel, -cpu, -m and machine type are checked to be the same.
   (b) Morgana, unix target: `morgana run COMPONENT --listen 127.0.0.1:P --env GREETING=Hello`
       (wasmtime 48.0.8 inside morgana with wasmtime-wasi-http and hyper, as `wasmtime serve`;
       a fresh instance per request; the pooling allocator when the machine can reserve 2^42
@@ -30,16 +33,16 @@ the same QEMU settings, all measured in one run with the same wrk settings.
       -m 128M, TCG, -cpu max, -M microvm, user networking with a host port forward; its nginx
       initramfs (1 worker, access_log off, sendfile, keep-alive) with /www/index.html replaced by
       the 18 bytes of (b)'s `GET /` and text/plain as its only type (benches/linux_peer.py's
-      derived_initrd: target/linux-microvm-peer/initrd-nginx-hello.cpio.gz). It is the peer of (a),
-      measured even while (a) cannot be.
+      derived_initrd: target/linux-microvm-peer/initrd-nginx-hello.cpio.gz). It is the peer of (a).
 
-For each: start it, wait until `GET /` answers, check the page (status 200 and exactly the 18
-bytes), record the raw response head and the server's virtual size (a pooling allocator
-reserves terabytes up front), one warm-up `wrk -t2 -c10 -d5s URL`, then
-`wrk -t2 -c10 -d10s --latency URL`, then stop it. Reported: req/s, mean, p50, p99 latency,
-wrk's errors (non-2xx/3xx; socket connect/read/write/timeout), bytes per response (wrk's bytes
-read / requests: headers + body), the server's CPU per request, the CPU every process used
-meanwhile; ratios b/c (goal: >= 1.0) and a/d. Every server runs without RUST_BACKTRACE and
+For each: start it, wait until `GET /` answers status 200 with exactly the 18 bytes (a TCP
+connect, or any answer, is not enough: QEMU's forwarder accepts connections before the guest
+listens, then drops them; 120 s at most), check the page again, record the raw response head
+and the server's virtual size (a pooling allocator reserves terabytes up front), one warm-up
+`wrk -t2 -c10 -d5s URL`, then `wrk -t2 -c10 -d10s --latency URL`, then stop it. Reported:
+req/s, mean, p50, p99 latency, wrk's errors (non-2xx/3xx; socket connect/read/write/timeout),
+bytes per response (wrk's bytes read / requests: headers + body), the server's CPU per request,
+the CPU every process used meanwhile; ratios b/c (goal: >= 1.0) and a/d. Every server runs without RUST_BACKTRACE and
 RUST_LIB_BACKTRACE (removed from this script's environment when set: with them, every wasmtime
 error captures a host backtrace, which taxes wasmtime serve's request path more than morgana's).
 The handler's panics and the servers' error lines on standard error are counted.
@@ -49,9 +52,10 @@ Usage: benches/wasi_http.py            (about a minute, plus wasmtime's install 
        benches/wasi_http.py --quick    (short runs, for trying it out: 2 s warm-up, 3 s measured)
 Installs missing Debian packages with apt-get (needs root). All traffic is on loopback. Exits
 with status 1 when a configuration could not be measured or a check failed (the report says
-which; today (a), as the qemu target has no wasi:http), 2 when something it needs is missing.
+which), 2 when something it needs is missing.
 """
 
+import collections
 import ctypes
 import hashlib
 import os
@@ -75,7 +79,8 @@ GREETING = "GREETING=Hello"
 WASMTIME_VERSION = "48.0.8"
 PEER_MEMORY = "128M"  # the peer's -m, and morgana's default on qemu
 PEER_SERVER = "nginx-hello"  # run-peer.sh boots initrd-nginx-hello.cpio.gz from the peer's directory
-QEMU_GUEST_PORT = "8080"  # `morgana run --listen`'s default port
+READY_TIMEOUT = 120  # seconds a server has to answer GET / with 200 and the 18 bytes
+QEMU_SAME = ("-accel", "-cpu", "-m")  # QEMU options (a) and (d) must give alike (and -M's machine type)
 POOLING_VSZ = 1 << 40  # a server reserving more address space than this runs a pooling allocator
 MORGANA = os.path.join(OUT, "morgana")  # a copy of target/release/morgana, as static.py takes
 QUICK_WARMUP = ["wrk", "-t2", "-c10", "-d2s"]
@@ -257,6 +262,91 @@ def stderr_lines(log):
         return None
 
 
+def wait_ready(srv, timeout=READY_TIMEOUT):
+    """Retries `GET /` (a fresh connection each time) until it answers status 200 with exactly
+    the 18 bytes: a connection QEMU's forwarder accepts before the guest listens is dropped, and
+    an answer of another status or body is not the server ready. Returns {seconds (None if it
+    never did), tries, last (what the last failed try got), banner (seconds until `Serving HTTP
+    on` was on the server's standard error, when it has a log)}."""
+    began = time.monotonic()
+    ready = {"seconds": None, "tries": 0, "last": None, "banner": None}
+
+    def banner():
+        if ready["banner"] is None and "log" in srv and any(
+                l.startswith("Serving HTTP on") for l in stderr_lines(srv["log"]) or []):
+            ready["banner"] = time.monotonic() - began
+
+    while time.monotonic() - began < timeout:
+        banner()
+        if not srv["alive"]():
+            ready["last"] = f"{ready['last']}; the server had exited" if ready["last"] else "the server had exited"
+            return ready
+        ready["tries"] += 1
+        status, body = bench_http.get(srv["url"], timeout=2)
+        if status == 200 and body == PAGE:
+            ready["seconds"] = time.monotonic() - began
+            banner()  # written meanwhile: then its time is an upper bound
+            return ready
+        ready["last"] = (f"status {status}, {len(body)}-byte body" if status is not None else f"error: {body}")
+        time.sleep(0.1)
+    return ready
+
+
+def measure_ready(name, srv, main_pid):
+    """`measure` of one side once `wait_ready` saw it serve the page; else a result noting that it
+    never did (a failure), its log's last line and its stop's notes. main_pid() (or None) gives
+    the process whose virtual size is recorded."""
+    ready = wait_ready(srv)
+    progress(f"{name}: " + (f"serves the 18 bytes after {ready['seconds']:.2f} s ({ready['tries']} tries)"
+                            if ready["seconds"] is not None else f"never served them: {ready['last']}"))
+    if main_pid:
+        main_pid()  # once here, before a stop: a side may note its process (a's QEMU) on the way
+    if ready["seconds"] is None:
+        why = (f"never answered GET / with status 200 and the 18 bytes within {READY_TIMEOUT} s "
+               f"({ready['tries']} tries; the last: {ready['last']})")
+        if "log" in srv:
+            tail = (stderr_lines(srv["log"]) or [])[-1:]
+            why += f"; the last line of its standard error: `{tail[0] if tail else ''}`"
+        result = {"name": name, "notes": [why] + srv["stop"](), "ready": ready}
+        if "log" in srv:
+            result["stderr"] = stderr_lines(srv["log"])
+        return result
+    result = measure(name, srv, check_exact(PAGE), before=before_checks(main_pid))
+    result["ready"] = ready
+    if "waited" in result:
+        result["waited"] = ready["seconds"]  # from the start (for (d), from READY) to the first 200 with the page
+    return result
+
+
+def wrk_errors(run):
+    """What went wrong in one wrk run (non-2xx/3xx answers, socket errors, its exit status), or ''."""
+    wrong = []
+    if run["non2xx"]:
+        wrong.append(f"{run['non2xx']} non-2xx/3xx of {run['requests']} responses")
+    if any(run["socket"].values()):
+        wrong.append("socket errors " + ", ".join(f"{k} {n}" for k, n in run["socket"].items() if n))
+    if run["status"] != 0:
+        wrong.append(f"wrk's exit status {run['status']}")
+    return "; ".join(wrong)
+
+
+def qemu_args(pid):
+    """The command line of QEMU process `pid` (from /proc), or None."""
+    try:
+        args = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")[:-1]
+    except OSError:
+        return None
+    return [a.decode(errors="replace") for a in args] or None
+
+
+def qemu_option(args, option):
+    """The value of `option` in QEMU's `args` (for -M, its machine type), or None."""
+    if not args or option not in args[:-1]:
+        return None
+    value = args[args.index(option) + 1]
+    return value.split(",")[0] if option == "-M" else value
+
+
 # ---------------------------------------------------------------------------------------------
 
 
@@ -324,32 +414,47 @@ def main():
     port = free_port()
     srv = start_morgana(MORGANA, "unix", component, port, os.path.join(OUT, "unix"), port_env=None,
                         run_args=["--listen", f"127.0.0.1:{port}", "--env", GREETING])
-    results["b"] = measure("(b) Morgana unix", srv, check_exact(PAGE), before=before_checks(lambda: srv["proc"].pid))
+    results["b"] = measure_ready("(b) Morgana unix", srv, lambda: srv["proc"].pid)
     results["b"]["cmd"] = srv["cmd"]
     results["b"]["stderr"] = stderr_lines(srv["log"])
 
     progress(f"(c) wasmtime serve {WASMTIME_VERSION}...")
     port = free_port()
     srv_c = start_wasmtime_serve(wasmtime, component, port, os.path.join(OUT, "wasmtime"))
-    results["c"] = measure("(c) wasmtime serve", srv_c, check_exact(PAGE),
-                           before=before_checks(lambda: srv_c["proc"].pid))
+    results["c"] = measure_ready("(c) wasmtime serve", srv_c, lambda: srv_c["proc"].pid)
     results["c"]["cmd"] = srv_c["cmd"]
     results["c"]["stderr"] = stderr_lines(srv_c["log"])
 
     progress("(d) Linux microVM peer with nginx (boots in a few seconds)...")
     srv_d, why = start_peer(free_port())
     if srv_d:
-        results["d"] = measure("(d) Linux VM nginx", srv_d, check_exact(PAGE), before=before_checks(None))
+        qemu_d = qemu_args(srv_d["main_pid"])
+        results["d"] = measure_ready("(d) Linux VM nginx", srv_d, None)
         results["d"]["boot_ms"] = srv_d["boot_ms"]
+        results["d"]["qemu"] = qemu_d
     else:
         results["d"] = {"name": "(d) Linux VM nginx", "notes": [f"run-peer.sh failed: {why}"]}
 
     if image_built[0]:
         progress("(a) Morgana qemu...")
-        srv_a = start_morgana(MORGANA, "qemu", image, free_port(), os.path.join(OUT, "qemu"),
-                              guest_ports=(QEMU_GUEST_PORT,))
-        results["a"] = measure("(a) Morgana qemu", srv_a, check_exact(PAGE), before=before_checks(None))
+        port = free_port()
+        srv_a = start_morgana(MORGANA, "qemu", image, port, os.path.join(OUT, "qemu"), guest_ports=(), port_env=None,
+                              run_args=["--listen", f"127.0.0.1:{port}", "--env", GREETING])
+        qemu_a = {}
+
+        def qemu_pid():
+            """QEMU, morgana's child: its command line is kept for the report."""
+            for pid in tree(srv_a["proc"].pid)[1:]:
+                args = qemu_args(pid)
+                if args and os.path.basename(args[0]).startswith("qemu-system"):
+                    qemu_a.setdefault("args", args)
+                    return pid
+            return None
+
+        results["a"] = measure_ready("(a) Morgana qemu", srv_a, qemu_pid)
         results["a"]["cmd"] = srv_a["cmd"]
+        results["a"]["qemu"] = qemu_a.get("args")
+        results["a"]["stderr"] = stderr_lines(srv_a["log"])
     else:
         progress(f"(a) Morgana qemu: not measured: {image_built[1]}")
         results["a"] = {"name": "(a) Morgana qemu", "notes": [], "not_built": image_built[1]}
@@ -386,9 +491,12 @@ def main():
              "a backtrace captured at every wasmtime error would tax the sides unequally)" if backtrace_env else ""))
     print(f"  probe     this machine can reserve 2^42 bytes of address space: {'yes' if pooling_probe else 'no'} "
           f"(the test wasmtime serve and morgana both make for the pooling allocator)")
-    print(f"  (a)       `morgana build {EXAMPLE} --target qemu`: "
-          + ("built; " + rel(results['a'].get('cmd', '?')) if image_built[0] else f"FAILED: {image_built[1]}"))
-    print(f"            = {v['qemu']}, -M microvm, -accel tcg -cpu max, -m 128M (default), user networking hostfwd")
+    print(f"  (a)       `morgana build {EXAMPLE} --target qemu -o {rel(image)}`: "
+          + (f"built ({os.path.getsize(image) / (1 << 20):.1f} MiB); " + rel(results['a'].get('cmd', '?'))
+             if image_built[0] else f"FAILED: {image_built[1]}"))
+    print(f"            {v['qemu']}, -M microvm, -accel tcg -cpu max, -m 128M (morgana's default), user networking "
+          "forwarding 127.0.0.1:P to the VM's port P; the kernel serves the handler over morgana-http (HTTP/1.1, "
+          "keep-alive), a fresh pre-linked instance per request; no --timeout (no epoch ticks); no request log")
     print(f"  (b)       {rel(results['b'].get('cmd', '?'))}")
     print(f"            wasmtime 48.0.8 inside morgana (wasmtime-wasi-http + hyper HTTP/1.1, keep-alive, tokio "
           "multi-threaded); a fresh instance per request from one pre-instantiation; pooling allocator "
@@ -403,6 +511,24 @@ def main():
           f"initramfs with /www/index.html = the 18 bytes, text/plain ({v['nginx']}, 1 worker, access_log off, "
           f"sendfile, keep-alive), -m {PEER_MEMORY}, -accel tcg -cpu max, -M microvm, user networking hostfwd"
           + (f"; booted to READY in {results['d']['boot_ms']} ms" if "boot_ms" in results["d"] else ""))
+    print("  QEMU      the command lines of (a) and (d), read from /proc while they served:")
+    for key in "ad":
+        args = results[key].get("qemu")
+        print(f"    ({key}) " + (" ".join(rel(a) for a in args) if args else "? (not read: it was not started or "
+                                                                            "had exited)"))
+    if results["a"].get("qemu") and results["d"].get("qemu"):
+        differ = [o for o in QEMU_SAME + ("-M",)
+                  if qemu_option(results["a"]["qemu"], o) != qemu_option(results["d"]["qemu"], o)]
+        same = ", ".join(f"{o} {qemu_option(results['a']['qemu'], o)}" for o in QEMU_SAME + ("-M",) if o not in differ)
+        print(f"            alike: {same or 'none of ' + ' '.join(QEMU_SAME + ('-M',))}")
+        if differ:
+            text = ", ".join(f"{o}: (a) {qemu_option(results['a']['qemu'], o)} vs (d) {qemu_option(results['d']['qemu'], o)}"
+                             for o in differ)
+            print(f"            DIFFERENT: {text}")
+            failures.append(f"(a) and (d) do not run under the same QEMU settings: {text}")
+        print("            (the rest differs by what each guest needs: the peer's -initrd, its console on -serial "
+              "stdio; morgana's -M options (pit, pic, rtc, isa-serial), its console channel (virtio-serial), COM2 for the "
+              "kernel's messages, isa-debug-exit for the exit status)")
     pages = ", ".join(f"({k}) {len(results[k]['page'])} B {'exact' if results[k]['page'] == PAGE else 'WRONG'}"
                       for k in KEYS if "page" in results[k])
     print(f"  pages     GET / body, expected exactly {PAGE!r}: {pages or 'none fetched'}")
@@ -448,17 +574,24 @@ def main():
     print(f"  11th, fresh connection opened 3 s into the run (none{PROBE_TIMEOUT}s: no answer within {PROBE_TIMEOUT} s)")
     print()
 
-    print("Warm-up run")
-    print(f"  {'server':<22} {'answers after':>13} {'first GET':>10} {'warm-up req/s':>14}")
+    print("Start and warm-up run")
+    print(f"  {'server':<22} {'banner after':>12} {'serves after':>12} {'tries':>5} {'first GET':>10} {'warm-up req/s':>14}")
     for key in KEYS:
         r = results[key]
-        if "waited" not in r:
+        ready = r.get("ready")
+        if not ready:
             continue
+        banner = f"{ready['banner']:.2f} s" if ready["banner"] is not None else "-"
+        serves = f"{ready['seconds']:.2f} s" if ready["seconds"] is not None else "never"
+        first = f"{r['first_get'] * 1000:.1f} ms" if "first_get" in r else "-"
         w = r.get("warmup") or {}
-        print(f"  {r['name']:<22} {r['waited']:>11.2f} s {r['first_get'] * 1000:>7.1f} ms "
+        print(f"  {r['name']:<22} {banner:>12} {serves:>12} {ready['tries']:>5} {first:>10} "
               f"{w.get('rps') if w.get('rps') is not None else float('nan'):>14.0f}")
-    print("  (answers after = from starting it (for (d), from READY) to the first answer to GET /, compilation")
-    print("  included (both unix sides use wasmtime's compilation cache); first GET = the next GET /, timed)")
+    print("  (from starting it (for (d), from READY): banner after = until `Serving HTTP on` was seen on its")
+    print("  standard error (looked for before each try and after the last); serves after = until a GET / on a")
+    print("  fresh connection was answered 200 with the 18 bytes, and the tries it took (one every 0.1 s; QEMU's")
+    print("  forwarder accepts and drops connections before the guest listens), compilation included (both")
+    print("  unix sides use wasmtime's compilation cache); first GET = the next GET /, timed)")
     print()
 
     busy_others = print_cpu_table(results, KEYS, "wrk")
@@ -472,12 +605,16 @@ def main():
             print(f"  {what}: not measured ({', '.join(missing)} not measured)")
             return
         q = rx["rps"] / ry["rps"]
+        invalid = [f"{results[k]['name']}'s run had errors ({wrk_errors(results[k]['run'])})" for k in (x, y)
+                   if wrk_errors(results[k]["run"])]
         cpu_x, cpu_y = rx["server_cpu"] / rx["requests"], ry["server_cpu"] / ry["requests"]
         print(f"  {what}: req/s {rx['rps']:.0f} / {ry['rps']:.0f} = {q:.3f}; p50 {ms(rx['p50_ms'])} / "
               f"{ms(ry['p50_ms'])} ms = {rx['p50_ms'] / ry['p50_ms']:.2f}; p99 {ms(rx['p99_ms'])} / {ms(ry['p99_ms'])} ms"
               f" = {rx['p99_ms'] / ry['p99_ms']:.2f}; server CPU per request {cpu_x * 1e6:.0f} / {cpu_y * 1e6:.0f} us = "
               f"{cpu_x / cpu_y:.2f}")
-        if goal is not None:
+        if invalid:
+            print(f"       NOT VALID: {'; '.join(invalid)}")
+        elif goal is not None:
             print(f"       goal req/s ratio >= {goal:.1f}: {'met' if q >= goal else 'NOT met'}")
 
     ratio("b", "c", f"b/c  Morgana unix vs wasmtime serve {WASMTIME_VERSION}, the same component file", goal=1.0)
@@ -487,6 +624,13 @@ def main():
     for key in KEYS:
         r = results[key]
         side_notes(r, notes, failures)
+        # Beyond side_notes: any wrk error, or a GET / after the run not answered 200, fails the run.
+        for label in ("warmup", "run"):
+            run = r.get(label)
+            if run and wrk_errors(run):
+                failures.append(f"{r['name']}: its {label} had errors: {wrk_errors(run)}")
+        if "after" in r and r["after"][0] != 200:
+            failures.append(f"{r['name']}: GET / right after the measured run: status {r['after'][0]}")
         if r.get("stderr") is not None:
             lines = r["stderr"]
             other = [l for l in lines if not l.startswith("Serving HTTP on")]
@@ -503,6 +647,14 @@ def main():
                          f"{workers} `worker failed` trap(s) with backtraces")
             elif other:
                 text += f": `{other[0]}`" + (f" ... `{other[-1]}`" if len(other) > 1 else "")
+            errors = collections.Counter(l for l in other if l.startswith("error"))
+            causes = collections.Counter(l.strip() for l in other if l.lstrip().startswith("0: "))
+            if errors:
+                text += ("; its error lines: " + ", ".join(f"{n} x `{l}`" for l, n in errors.most_common(3))
+                         + (f", {len(errors) - 3} other kind(s)" if len(errors) > 3 else ""))
+            if causes:
+                text += ("; their first causes: " + ", ".join(f"{n} x `{l}`" for l, n in causes.most_common(3))
+                         + (f", {len(causes) - 3} other kind(s)" if len(causes) > 3 else ""))
             notes.append(text)
     heads = {k: (results[k].get("before") or {}).get("head", {}).get("head") for k in "bc"}
     if heads["b"] and heads["c"]:
@@ -521,9 +673,6 @@ def main():
                      + (f"; morgana printed {morgana_errors} error line(s) for them (its unix server drops a "
                         "handler's failure once the response is set), wasmtime serve a `worker failed` per trap"
                         if traps["b"] else ""))
-    if "not_built" in results["a"]:
-        notes.append("(a) is not measured: the qemu target does not provide wasi:http yet (the build's error is in "
-                     "the table above); its peer (d) is measured so the table is ready")
     if failures:
         notes.append("this run exits with status 1, as a configuration could not be measured or a check failed: "
                      + "; ".join(f.split(": `morgana build")[0] + (" (its image does not build: see the table)"
