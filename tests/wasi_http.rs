@@ -267,7 +267,6 @@ fn memory_kib(pid: u32, field: &str) -> u64 {
 
 #[test]
 fn bodies_of_100_mib_stream_both_ways_in_bounded_memory_on_unix() {
-    const SIZE: usize = 100 << 20;
     let (server, base) = serve("120s");
     let pid = morgana_pid(&server);
     // Warmed up by one request; then the peak is reset (clear_refs 5), so that it measures
@@ -276,9 +275,20 @@ fn bodies_of_100_mib_stream_both_ways_in_bounded_memory_on_unix() {
     let before = memory_kib(pid, "VmRSS:");
     std::fs::write(format!("/proc/{pid}/clear_refs"), "5").unwrap();
 
-    // Download: 100 MiB of "0123456789…", checked byte for byte.
+    streams_100_mib_both_ways(&base, "120");
+
+    // Neither body was held whole: the server's peak grew by far less than 100 MiB.
+    let peak = memory_kib(pid, "VmHWM:");
+    assert!(peak < before + 40 * 1024, "the server's resident memory went from {before} KiB to a peak of {peak} KiB");
+    drop(server);
+}
+
+/// Downloads 100 MiB of "0123456789…" from the handler at `base` and echoes 100 MiB through it,
+/// each checked byte for byte; each transfer within `max_time` seconds.
+fn streams_100_mib_both_ways(base: &str, max_time: &str) {
+    const SIZE: usize = 100 << 20;
     let download = Command::new("curl")
-        .args(["-sS", "--max-time", "120", &format!("{base}/bytes?n={SIZE}")])
+        .args(["-sS", "--max-time", max_time, &format!("{base}/bytes?n={SIZE}")])
         .stdout(Stdio::piped())
         .output()
         .unwrap();
@@ -286,12 +296,12 @@ fn bodies_of_100_mib_stream_both_ways_in_bounded_memory_on_unix() {
     assert_eq!(download.stdout.len(), SIZE);
     assert!(download.stdout.iter().enumerate().all(|(i, b)| *b == b"0123456789"[i % 10]), "the bytes differ");
 
-    // Upload: 100 MiB to /echo, which streams it back as it arrives.
+    // Upload: to /echo, which streams it back as it arrives.
     let scratch = Scratch::new();
     let upload: Vec<u8> = (0..SIZE).map(|i| (i % 251) as u8).collect();
     let upload_path = scratch.file("upload.bin", &upload);
     let echo = Command::new("curl")
-        .args(["-sS", "--max-time", "120", "--data-binary"])
+        .args(["-sS", "--max-time", max_time, "--data-binary"])
         .arg(format!("@{}", upload_path.display()))
         .arg(format!("{base}/echo"))
         .stdout(Stdio::piped())
@@ -299,11 +309,6 @@ fn bodies_of_100_mib_stream_both_ways_in_bounded_memory_on_unix() {
         .unwrap();
     assert!(echo.status.success(), "{}", String::from_utf8_lossy(&echo.stderr));
     assert!(echo.stdout == upload, "the echo differs ({} bytes back)", echo.stdout.len());
-
-    // Neither body was held whole: the server's peak grew by far less than 100 MiB.
-    let peak = memory_kib(pid, "VmHWM:");
-    assert!(peak < before + 40 * 1024, "the server's resident memory went from {before} KiB to a peak of {peak} KiB");
-    drop(server);
 }
 
 /// The pid of the morgana process serving (the process group's leader).
@@ -313,30 +318,10 @@ fn morgana_pid(server: &Server) -> u32 {
 
 #[test]
 fn bodies_of_100_mib_stream_both_ways_through_a_vm_of_48_mib_on_qemu() {
-    const SIZE: usize = 100 << 20;
     // The VM's memory could not hold either body: they must stream.
     let (server, base) = serve_on_qemu("300s", &["--memory", "48M"]);
-    let download = Command::new("curl")
-        .args(["-sS", "--max-time", "300", &format!("{base}/bytes?n={SIZE}")])
-        .stdout(Stdio::piped())
-        .output()
-        .unwrap();
-    assert!(download.status.success(), "{}", String::from_utf8_lossy(&download.stderr));
-    assert_eq!(download.stdout.len(), SIZE);
-    assert!(download.stdout.iter().enumerate().all(|(i, b)| *b == b"0123456789"[i % 10]), "the bytes differ");
-
+    streams_100_mib_both_ways(&base, "300");
     let scratch = Scratch::new();
-    let upload: Vec<u8> = (0..SIZE).map(|i| (i % 251) as u8).collect();
-    let upload_path = scratch.file("upload.bin", &upload);
-    let echo = Command::new("curl")
-        .args(["-sS", "--max-time", "300", "--data-binary"])
-        .arg(format!("@{}", upload_path.display()))
-        .arg(format!("{base}/echo"))
-        .stdout(Stdio::piped())
-        .output()
-        .unwrap();
-    assert!(echo.status.success(), "{}", String::from_utf8_lossy(&echo.stderr));
-    assert!(echo.stdout == upload, "the echo differs ({} bytes back)", echo.stdout.len());
     // A chunked upload (no length announced) streams as well.
     let text = "0123456789abcdef".repeat(64 * 1024);
     let text_path = format!("@{}", scratch.file("text.txt", &text).display());

@@ -7,7 +7,10 @@
 use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
-use morgana_http::{Connection, Limits, Now, Request, Response};
+
+#[path = "../common/limits.rs"]
+mod limits;
+use morgana_http::{Connection, Now, Request, Response};
 
 fn now(t: u64) -> Now {
     Now::new(Duration::from_millis(t), 1_700_000_000 + t / 1000)
@@ -32,14 +35,7 @@ fn read_all(conn: &mut Connection, out: &mut Vec<u8>) {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&cfg, mut data)) = data.split_first() else { return };
-    let mut limits = Limits::default();
-    if cfg & 1 == 1 {
-        limits.max_headers = 4;
-        limits.max_head_bytes = 256;
-        limits.max_target_bytes = 32;
-        limits.max_body_bytes = 64;
-    }
+    let Some((limits, _, mut data)) = limits::split_limits(data) else { return };
     let mut t = 0u64;
     let mut conn = Connection::new(limits.clone(), now(t));
     let mut out = Vec::new();

@@ -5,15 +5,13 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use morgana_http::{BodyRead, ClientExchange, Limits, RequestBody};
+
+#[path = "../common/limits.rs"]
+mod limits;
+use morgana_http::{BodyRead, ClientExchange, RequestBody};
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&cfg, mut data)) = data.split_first() else { return };
-    let mut limits = Limits::default();
-    if cfg & 1 == 1 {
-        limits.max_headers = 4;
-        limits.max_head_bytes = 256;
-    }
+    let Some((limits, cfg, mut data)) = limits::split_limits(data) else { return };
     let (method, body) = match cfg >> 1 & 3 {
         0 => ("GET", RequestBody::None),
         1 => ("HEAD", RequestBody::None),

@@ -7,7 +7,10 @@
 use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
-use morgana_http::{BodyRead, Connection, Limits, Now};
+
+#[path = "../common/limits.rs"]
+mod limits;
+use morgana_http::{BodyRead, Connection, Now};
 
 fn now(t: u64) -> Now {
     Now::new(Duration::from_millis(t), 1_700_000_000 + t / 1000)
@@ -18,13 +21,7 @@ fn now(t: u64) -> Now {
 const OUTPUT_BOUND: usize = 64 * 1024 + 4096 + 16 * 1024;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&cfg, mut data)) = data.split_first() else { return };
-    let mut limits = Limits::default();
-    if cfg & 1 == 1 {
-        limits.max_headers = 4;
-        limits.max_head_bytes = 256;
-        limits.max_target_bytes = 32;
-    }
+    let Some((limits, _, mut data)) = limits::split_limits(data) else { return };
     let mut t = 0u64;
     let mut conn = Connection::new(limits, now(t));
     let piece = vec![b'x'; 4096];
