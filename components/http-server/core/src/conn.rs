@@ -306,12 +306,7 @@ impl Connection {
         });
         let keep_alive = flight.keep_alive && !handler_close;
         let (status, body_bytes) = self.queue_response(now, response, is_head, keep_alive);
-        if keep_alive && !(self.peer_eof && self.input.is_empty()) {
-            self.phase = Phase::Head;
-            self.arm(now, if self.input.is_empty() { TimerKind::Idle } else { TimerKind::Head });
-        } else {
-            self.close_gracefully(now);
-        }
+        self.after_response(now, keep_alive);
         Ok(Sent { status, body_bytes, keep_alive })
     }
 
@@ -416,6 +411,17 @@ impl Connection {
     /// The protocol error this connection was refused for, if it was.
     pub fn error(&self) -> Option<RequestError> {
         self.error
+    }
+
+    /// A response is queued whole: on to the next request's head when the connection is kept
+    /// alive and the client may still send one, else closing.
+    fn after_response(&mut self, now: Now, keep_alive: bool) {
+        if keep_alive && !(self.peer_eof && self.input.is_empty()) {
+            self.phase = Phase::Head;
+            self.arm(now, if self.input.is_empty() { TimerKind::Idle } else { TimerKind::Head });
+        } else {
+            self.close_gracefully(now);
+        }
     }
 
     fn arm(&mut self, now: Now, kind: TimerKind) {

@@ -315,12 +315,7 @@ impl Connection {
         if body == BodyFraming::Chunked {
             self.push_output(last_chunk(trailers));
         }
-        if keep_alive && !(self.peer_eof && self.input.is_empty()) {
-            self.phase = Phase::Head;
-            self.arm(now, if self.input.is_empty() { TimerKind::Idle } else { TimerKind::Head });
-        } else {
-            self.close_gracefully(now);
-        }
+        self.after_response(now, keep_alive);
         Ok(Sent { status, body_bytes, keep_alive })
     }
 
